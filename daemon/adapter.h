@@ -1,0 +1,123 @@
+/*
+ * adapter.h: the channel adapter interface. A channel type is one const
+ * struct adapter_ops; a configured channel is a struct channel instance with
+ * its own bounded queue, so that one slow or dead channel never stalls
+ * another.
+ */
+#ifndef ADAPTER_H
+#define ADAPTER_H
+
+#include <libconfig.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+struct channel;
+struct channel_conf;
+struct config_errors;
+struct delivery;
+struct event_base;
+
+enum delivery_outcome {
+	OUTCOME_DELIVERED = 0,
+	OUTCOME_RETRYABLE,	/* try again later */
+	OUTCOME_PERMANENT,	/* this channel will never take it */
+	OUTCOME_COUNT
+};
+
+struct adapter_ops {
+	const char	*name;
+	/*
+	 * Validate the channel's own options (the whole channel group is
+	 * given; common options are already checked and must be skipped).
+	 * On success *args holds the parsed options. Touches nothing else.
+	 */
+	int		(*check)(const config_setting_t *, void **args,
+			    struct config_errors *);
+	void		(*args_free)(void *);
+	/* Open what the channel needs; ch->state is the adapter's. */
+	int		(*start)(struct channel *, char *err, size_t errlen);
+	/*
+	 * Start one delivery. Never blocks. The outcome is reported, now or
+	 * later, exactly once through channel_done().
+	 */
+	void		(*deliver)(struct channel *, struct delivery *);
+	/* 0 when the channel looks able to deliver; optional. */
+	int		(*health)(struct channel *);
+	/* SIGHUP: reopen files; optional. */
+	void		(*reopen)(struct channel *);
+	/* Cancel what is in flight (reporting RETRYABLE) and free state. */
+	void		(*stop)(struct channel *);
+};
+
+/* The ZeroMQ context that zmq-based adapters share (set by main). */
+void				 adapter_init(void *zmq_ctx);
+void				*adapter_zmq_ctx(void);
+const struct adapter_ops	*adapter_find(const char *);
+const char			*adapter_names(void);	/* "a, b, c" */
+
+/* One delivery of a notice to one channel. */
+struct delivery {
+	struct notice		*notice;	/* holds a reference */
+	struct channel		*channel;
+	char			 id[160];	/* stable: notice id/channel */
+	int			 attempts;
+	int64_t			 created_ms;	/* monotonic */
+	int64_t			 started_ms;
+	int			 fallback_of;	/* channel index, or -1 */
+	const struct route	*route;
+	void			*adapter_data;	/* the adapter's, in flight */
+	TAILQ_ENTRY(delivery)	 entry;
+};
+TAILQ_HEAD(delivery_queue, delivery);
+
+enum channel_state {
+	CHANNEL_UP = 0,
+	CHANNEL_DOWN,
+	CHANNEL_PAUSED
+};
+
+struct channel_stats {
+	uint64_t	outcomes[OUTCOME_COUNT];
+	uint64_t	queued_total;
+};
+
+struct channel {
+	char			*name;
+	int			 index;		/* in the running config */
+	const struct channel_conf *conf;
+	struct event_base	*base;
+	void			*state;		/* adapter's */
+	enum channel_state	 cstate;
+	struct delivery_queue	 queue;		/* waiting to start */
+	int			 queued;
+	int			 inflight;
+	char			 last_error[256];
+	struct channel_stats	 stats;
+};
+
+struct channel	*channel_new(struct event_base *, const struct channel_conf *,
+		    int index, char *err, size_t errlen);
+void		 channel_free(struct channel *);
+int		 channel_has_room(const struct channel *);
+/* Queue a delivery (ownership moves to the channel) and start what fits. */
+void		 channel_enqueue(struct channel *, struct delivery *);
+/* Called by adapters: the outcome of a delivery they were given. */
+void		 channel_done(struct channel *, struct delivery *,
+		    enum delivery_outcome, const char *error);
+void		 channel_reopen(struct channel *);
+
+/*
+ * The payload most channels carry: one JSON object with the delivery's
+ * fields first, then the notice's. Returns a malloc'd string.
+ */
+char		*delivery_json(const struct delivery *, size_t *len);
+
+/* Monotonic and wall clocks in ms. */
+int64_t		 adapter_now_ms(void);
+
+extern const struct adapter_ops adapter_file_ops;
+extern const struct adapter_ops adapter_exec_ops;
+extern const struct adapter_ops adapter_zmq_pub_ops;
+extern const struct adapter_ops adapter_discard_ops;
+
+#endif /* ADAPTER_H */

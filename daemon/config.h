@@ -1,0 +1,132 @@
+/*
+ * config.h: the routing file (libconfig) parsed into an immutable config
+ * object. No sockets and no events here: loading a config touches nothing,
+ * so that a reload can be validated completely before it replaces the
+ * running one.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <libconfig.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "match.h"
+#include "notice.h"
+
+struct adapter_ops;
+
+/* Every error of a load, each "file:line: what is wrong". */
+#define CONFIG_ERRORS_MAX	64
+struct config_errors {
+	char	*msgs[CONFIG_ERRORS_MAX];
+	size_t	 n;
+	size_t	 dropped;	/* past CONFIG_ERRORS_MAX */
+};
+
+void	config_error(struct config_errors *, const config_setting_t *,
+	    const char *, ...) __attribute__((format(printf, 3, 4)));
+void	config_errors_clear(struct config_errors *);
+
+enum channel_mode {
+	MODE_ACTIVE = 0,
+	MODE_PILOT,
+	MODE_DISABLED
+};
+
+struct retry_policy {
+	int	max;		/* attempts after the first */
+	int64_t	backoff_ms;
+	int64_t	backoff_max_ms;
+};
+
+struct channel_conf {
+	char			*name;
+	int			 line;
+	const struct adapter_ops *ops;
+	void			*args;		/* from ops->check, ops-owned */
+	char			*owner;
+	struct glob_list	 audiences;	/* empty: any audience */
+	enum channel_mode	 mode;
+	int			 pilot_percent;
+	int64_t			 timeout_ms;
+	struct retry_policy	 retry;
+	int			*fallback;	/* channel indices */
+	size_t			 nfallback;
+	int			 queue_max;
+	int			 concurrency;
+	const config_setting_t	*setting;	/* valid while config lives */
+};
+
+struct route {
+	char			*name;
+	int			 line;
+	struct match		 match;
+	int			*channels;	/* indices into config.channels */
+	size_t			 nchannels;
+	int			*fallback;
+	size_t			 nfallback;
+	int			 cont;		/* "continue" */
+};
+
+struct classify_rule {
+	int			 line;
+	struct match		 match;
+	enum notice_class	 class;
+};
+
+struct policy {
+	int64_t	deliver_within_ms;	/* realtime, batch (from flush) */
+	int64_t	window_ms;		/* batch */
+	int	max_items;		/* batch */
+	int64_t	respond_within_ms;	/* interactive */
+};
+
+#define INGRESS_ENDPOINTS_MAX	16
+struct config {
+	char			*path;
+	char			 hash[17];	/* of the file's bytes, hex */
+	config_t		 lc;		/* options of adapters point here */
+
+	char			*log_level;
+	int64_t			 shutdown_timeout_ms;
+
+	char			**router;	/* endpoints */
+	size_t			 nrouter;
+	char			**pull;
+	size_t			 npull;
+	int			 max_message_size;
+	int			 rcvhwm;
+	int			 sndhwm;
+	int			 reply_queue_max;
+
+	char			*spool_path;
+	int			 spool_sync;	/* 1 normal, 0 off */
+	int64_t			 dedup_window_ms;
+	int64_t			 retain_ms;
+
+	char			*status_socket;
+	uid_t			*admin_uids;
+	size_t			 nadmin_uids;
+
+	int			 trust_hint;
+	struct classify_rule	*rules;
+	size_t			 nrules;
+
+	struct policy		 policies[CLASS_COUNT];
+
+	struct channel_conf	*channels;
+	size_t			 nchannels;
+	struct route		*routes;
+	size_t			 nroutes;
+};
+
+/*
+ * Load and validate a whole file. Returns a new config, or NULL with every
+ * error in errs. The caller owns the result (config_free).
+ */
+struct config	*config_load(const char *path, struct config_errors *errs);
+void		 config_free(struct config *);
+int		 config_channel_index(const struct config *, const char *);
+
+#endif /* CONFIG_H */
