@@ -46,6 +46,13 @@ struct envelope {
 int	envelope_parse(const char *buf, size_t len, size_t max_size,
 	    struct envelope *env, struct envelope_error *err);
 void	envelope_clear(struct envelope *);
+/*
+ * Parse what notice_encode() wrote (read back from the spool): the wire
+ * rules plus the fields the broker adds (id, class, received_at; source is
+ * absent when anonymous). Returns a new notice with json set, or NULL.
+ */
+struct notice	*envelope_parse_stored(const char *buf, size_t len,
+		    struct envelope_error *err);
 
 /* Replies, as malloc'd JSON strings (length in *len). */
 char	*envelope_reply_notice(const struct notice *, const char **channels,
