@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
+#include "deadline.h"
+
 struct channel;
 struct channel_conf;
 struct config_errors;
@@ -59,11 +61,14 @@ const char			*adapter_names(void);	/* "a, b, c" */
 struct delivery {
 	struct notice		*notice;	/* holds a reference */
 	struct channel		*channel;
-	char			 id[160];	/* stable: notice id/channel */
+	char			 id[200];	/* stable: "notice id/channel" */
 	int			 attempts;
 	int64_t			 created_ms;	/* monotonic */
 	int64_t			 started_ms;
 	int			 fallback_of;	/* channel index, or -1 */
+	char			 fallback_of_name[64];
+	int			 pilot;		/* a shadow copy */
+	struct deadline		 retry;		/* armed while waiting */
 	const struct route	*route;
 	void			*adapter_data;	/* the adapter's, in flight */
 	TAILQ_ENTRY(delivery)	 entry;
@@ -81,6 +86,10 @@ struct channel_stats {
 	uint64_t	queued_total;
 };
 
+/* Told of every outcome after the channel has counted it. */
+typedef void	(*channel_done_fn)(struct channel *, struct delivery *,
+		    enum delivery_outcome, const char *error, void *arg);
+
 struct channel {
 	char			*name;
 	int			 index;		/* in the running config */
@@ -93,15 +102,22 @@ struct channel {
 	int			 inflight;
 	char			 last_error[256];
 	struct channel_stats	 stats;
+	channel_done_fn		 done_cb;	/* the dispatcher */
+	void			*done_arg;
+	struct event		*kick;		/* starts queued work */
 };
 
 struct channel	*channel_new(struct event_base *, const struct channel_conf *,
-		    int index, char *err, size_t errlen);
+		    int index, channel_done_fn, void *done_arg, char *err,
+		    size_t errlen);
 void		 channel_free(struct channel *);
 int		 channel_has_room(const struct channel *);
 /* Queue a delivery (ownership moves to the channel) and start what fits. */
 void		 channel_enqueue(struct channel *, struct delivery *);
-/* Called by adapters: the outcome of a delivery they were given. */
+/*
+ * Called by adapters: the outcome of a delivery they were given. It may be
+ * called from inside ops->deliver; the delivery then belongs to done_cb.
+ */
 void		 channel_done(struct channel *, struct delivery *,
 		    enum delivery_outcome, const char *error);
 void		 channel_reopen(struct channel *);

@@ -9,6 +9,7 @@
 
 #include <libconfig.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "match.h"
@@ -27,6 +28,8 @@ struct config_errors {
 void	config_error(struct config_errors *, const config_setting_t *,
 	    const char *, ...) __attribute__((format(printf, 3, 4)));
 void	config_errors_clear(struct config_errors *);
+/* Where a setting is, for messages: "channels.bulletin.retry.max". */
+const char *config_setting_path(const config_setting_t *, char *, size_t);
 
 enum channel_mode {
 	MODE_ACTIVE = 0,
@@ -128,5 +131,12 @@ struct config {
 struct config	*config_load(const char *path, struct config_errors *errs);
 void		 config_free(struct config *);
 int		 config_channel_index(const struct config *, const char *);
+/*
+ * Whether a key of a channel group is a common option, checked by config.c
+ * (adapters' check skips these and rejects any other key of its own).
+ */
+int		 config_channel_common(const char *key);
+/* The option table as a Markdown table: docs/config.md is made from it. */
+void		 config_dump_options(FILE *);
 
 #endif /* CONFIG_H */

@@ -8,12 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <syslog.h>
 #include <time.h>
 
 #include "log.h"
 
 static const char	*log_progname = "switchboardd";
 static int		 log_level = LOG_LEVEL_INFO;
+static int		 log_syslog;
 
 static void	log_vwrite(int, const char *, const char *, va_list)
 		    __attribute__((format(printf, 3, 0)));
@@ -23,6 +25,14 @@ log_init(const char *progname, int level)
 {
 	log_progname = progname;
 	log_level = level;
+}
+
+/* Once detached from the terminal, stderr goes nowhere: use syslog. */
+void
+log_use_syslog(void)
+{
+	openlog(log_progname, LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	log_syslog = 1;
 }
 
 void
@@ -58,7 +68,15 @@ log_vwrite(int level, const char *errstr, const char *fmt, va_list ap)
 	n = vsnprintf(line, sizeof(line), fmt, ap);
 	if (n < 0)
 		return;
-	if (errstr != NULL)
+	if (log_syslog) {
+		static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO,
+		    LOG_DEBUG };
+
+		if (errstr != NULL)
+			syslog(prio[level], "%s error=\"%s\"", line, errstr);
+		else
+			syslog(prio[level], "%s", line);
+	} else if (errstr != NULL)
 		fprintf(stderr, "%s: level=%s %s error=\"%s\"\n",
 		    log_progname, tags[level], line, errstr);
 	else

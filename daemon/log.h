@@ -13,6 +13,7 @@ enum log_level {
 
 void	log_init(const char *progname, int level);
 void	log_set_level(int);
+void	log_use_syslog(void);
 int	log_level_parse(const char *);	/* -1 when unknown */
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void	log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -54,6 +54,9 @@ void	glob_free(struct glob *);
 /* A string or a list of strings, as written in the config. */
 int	glob_list_compile(struct glob_list *, const config_setting_t *,
 	    struct config_errors *);
+/* The same, each glob also checked to be able to match an audience. */
+int	glob_list_compile_audience(struct glob_list *,
+	    const config_setting_t *, struct config_errors *);
 int	glob_list_match(const struct glob_list *, const char *);
 void	glob_list_free(struct glob_list *);
 

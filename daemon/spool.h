@@ -85,7 +85,8 @@ struct spool_ops {
 struct spool {
 	const struct spool_ops	*ops;
 	void			*backend;	/* the backend's own state */
-	int			 in_txn;
+	int			 in_txn;	/* the pass has written */
+	int			 txn_failed;	/* a write of it failed */
 	char			 error[256];	/* last failure, for people */
 	uint64_t		 commits;
 	uint64_t		 failures;

@@ -1,0 +1,261 @@
+/*
+ * accept.c: acceptance. Each request of a batch goes envelope → classify →
+ * route → spool; the batch's notices are then committed in one transaction
+ * (group commit) and only after that do their "ok" replies go out and
+ * their deliveries start: an "ok" is a promise that the notice is safe.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "accept.h"
+#include "classify.h"
+#include "config.h"
+#include "deadline.h"
+#include "dispatch.h"
+#include "envelope.h"
+#include "ingress.h"
+#include "log.h"
+#include "route.h"
+#include "spool.h"
+
+/* A notice written to the spool in this pass, waiting for the commit. */
+struct accepted {
+	struct ingress_msg	*msg;
+	struct notice		*notice;
+	struct route_result	 res;
+};
+
+static struct {
+	const struct config	*conf;
+	struct spool		*spool;
+	const char		*closed;	/* reason, when refusing */
+	int			 spool_failing;
+	struct accept_stats	 stats;
+	struct accepted		 pass[INGRESS_BATCH];
+	size_t			 npass;
+} acc;
+
+static void	accept_one(struct ingress_msg *);
+static void	accept_notice(struct ingress_msg *, struct notice *);
+static int	accept_duplicate(struct ingress_msg *, struct notice *);
+static void	accept_reject(struct ingress_msg *, struct envelope_error *);
+static void	accept_commit(void);
+static void	accept_log_reject(const struct ingress_msg *,
+		    const struct envelope_error *);
+
+void
+accept_init(const struct config *conf, struct spool *spool)
+{
+	memset(&acc, 0, sizeof(acc));
+	acc.conf = conf;
+	acc.spool = spool;
+}
+
+void
+accept_set_config(const struct config *conf)
+{
+	acc.conf = conf;
+}
+
+void
+accept_close(const char *reason)
+{
+	acc.closed = reason;
+}
+
+const struct accept_stats *
+accept_stats(void)
+{
+	return (&acc.stats);
+}
+
+void
+accept_batch(struct ingress_msg **msgs, size_t n, void *arg)
+{
+	size_t i;
+
+	(void)arg;
+	acc.npass = 0;
+	for (i = 0; i < n; i++)
+		accept_one(msgs[i]);
+	accept_commit();
+}
+
+static void
+accept_one(struct ingress_msg *m)
+{
+	struct envelope env;
+	struct envelope_error err;
+
+	if (acc.closed != NULL) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL, "%s",
+		    acc.closed);
+		accept_reject(m, &err);
+		return;
+	}
+	if (m->nroute == 0 && !m->fire_and_forget)
+		return;
+	if (envelope_parse(zmq_msg_data(&m->payload), zmq_msg_size(&m->payload),
+	    (size_t)acc.conf->max_message_size, &env, &err) == -1) {
+		accept_reject(m, &err);
+		return;
+	}
+	switch (env.type) {
+	case ENVELOPE_PING:
+		if (!m->fire_and_forget)
+			m->reply = envelope_reply_pong(&m->reply_len);
+		break;
+	case ENVELOPE_ACK:
+		envelope_error_set(&err, SB_ERR_UNKNOWN_REF, "ref",
+		    "no notice '%s' is waiting for a response", env.ack.ref);
+		accept_reject(m, &err);
+		break;
+	case ENVELOPE_NOTICE:
+		accept_notice(m, env.notice);
+		env.notice = NULL;
+		break;
+	}
+	envelope_clear(&env);
+}
+
+/* Route and spool one notice; its reply waits for the commit. */
+static void
+accept_notice(struct ingress_msg *m, struct notice *n)
+{
+	struct envelope_error err;
+	struct accepted *a = &acc.pass[acc.npass];
+	struct spool_delivery sd[ROUTE_TARGETS_MAX];
+	char ids[ROUTE_TARGETS_MAX][200], why[256];
+	size_t nd;
+
+	if (n->id[0] == '\0')
+		notice_assign_id(n);
+	else if (accept_duplicate(m, n))
+		return;
+	n->received_ms = deadline_wall_ms();
+	n->class = classify_notice(acc.conf, n);
+	if (route_notice(acc.conf, n, &a->res) == 0) {
+		envelope_error_set(&err, SB_ERR_NO_ROUTE, NULL, "%s",
+		    a->res.reason);
+		goto reject;
+	}
+	if (dispatch_has_room(&a->res, why, sizeof(why)) == -1) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL, "%s", why);
+		goto reject;
+	}
+	if (notice_encode(n) == -1) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+		    "out of memory encoding the notice");
+		goto reject;
+	}
+	nd = dispatch_plan(n, &a->res, sd, ids, ROUTE_TARGETS_MAX);
+	if (spool_add_notice(acc.spool, n, sd, nd) == -1) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+		    "the spool cannot be written (%s); the notice was not "
+		    "accepted, try again later", acc.spool->error);
+		goto reject;
+	}
+	a->msg = m;
+	a->notice = n;
+	acc.npass++;
+	return;
+reject:
+	strlcpy(err.id, n->id, sizeof(err.id));
+	accept_reject(m, &err);
+	notice_unref(n);
+}
+
+/* An id seen within the dedup window is answered again, not routed. */
+static int
+accept_duplicate(struct ingress_msg *m, struct notice *n)
+{
+	struct spool_seen seen;
+	const char *chans[ROUTE_TARGETS_MAX];
+	char *p, *save = NULL;
+	size_t nchans = 0;
+	int64_t since = deadline_wall_ms() - acc.conf->dedup_window_ms;
+
+	if (spool_seen(acc.spool, n->id, since, &seen) != 1)
+		return (0);
+	acc.stats.duplicates++;
+	n->class = notice_class_parse(seen.class_name);
+	for (p = strtok_r(seen.channels, ",", &save); p != NULL &&
+	    nchans < ROUTE_TARGETS_MAX; p = strtok_r(NULL, ",", &save))
+		chans[nchans++] = p;
+	log_info("duplicate id=%s", n->id);
+	if (!m->fire_and_forget)
+		m->reply = envelope_reply_notice(n, chans, nchans, 1,
+		    &m->reply_len);
+	notice_unref(n);
+	return (1);
+}
+
+static void
+accept_reject(struct ingress_msg *m, struct envelope_error *err)
+{
+	acc.stats.rejected[err->code]++;
+	accept_log_reject(m, err);
+	if (!m->fire_and_forget)
+		m->reply = envelope_reply_error(err, &m->reply_len);
+}
+
+static void
+accept_log_reject(const struct ingress_msg *m, const struct envelope_error *e)
+{
+	log_info("reject code=%s%s%s%s%s via=%s message=\"%s\"",
+	    sb_error_name(e->code), e->field[0] ? " field=" : "", e->field,
+	    e->id[0] ? " id=" : "", e->id,
+	    m->fire_and_forget ? "pull" : "router", e->message);
+}
+
+/*
+ * The group commit. On success every notice of the pass is answered "ok"
+ * and dispatched; on failure none is accepted and each is told why.
+ */
+static void
+accept_commit(void)
+{
+	struct envelope_error err;
+	struct accepted *a;
+	const char *chans[ROUTE_TARGETS_MAX];
+	size_t i, j;
+	int rc;
+
+	rc = acc.npass > 0 ? spool_commit(acc.spool) : 0;
+	if (rc == -1) {
+		acc.stats.spool_failures++;
+		if (!acc.spool_failing)
+			log_warnx("spool write failed, refusing notices until "
+			    "it recovers: %s", acc.spool->error);
+		acc.spool_failing = 1;
+	} else if (acc.npass > 0 && acc.spool_failing) {
+		acc.spool_failing = 0;
+		log_info("spool writes succeed again");
+	}
+	for (i = 0; i < acc.npass; i++) {
+		a = &acc.pass[i];
+		if (rc == -1) {
+			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+			    "the spool cannot be written (%s); the notice was "
+			    "not accepted, try again later", acc.spool->error);
+			strlcpy(err.id, a->notice->id, sizeof(err.id));
+			accept_reject(a->msg, &err);
+			notice_unref(a->notice);
+			continue;
+		}
+		for (j = 0; j < a->res.ntargets; j++)
+			chans[j] = acc.conf->channels[a->res.targets[j].channel]
+			    .name;
+		acc.stats.accepted[a->notice->class]++;
+		log_info("accept id=%s class=%s channels=%zu", a->notice->id,
+		    notice_class_name(a->notice->class), a->res.ntargets);
+		if (!a->msg->fire_and_forget)
+			a->msg->reply = envelope_reply_notice(a->notice, chans,
+			    a->res.ntargets, 0, &a->msg->reply_len);
+		dispatch_notice(a->notice, &a->res);
+		notice_unref(a->notice);
+	}
+	acc.npass = 0;
+}

@@ -1,0 +1,34 @@
+/*
+ * accept.h: the path of one request through the broker: envelope →
+ * classify → route → spool, then, once the pass's group commit is durable,
+ * the reply and the hand-over to dispatch.
+ */
+#ifndef ACCEPT_H
+#define ACCEPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "notice.h"
+#include "sb_protocol.h"
+
+struct config;
+struct ingress_msg;
+struct spool;
+
+struct accept_stats {
+	uint64_t	accepted[CLASS_COUNT];
+	uint64_t	rejected[SB_ERR_COUNT];
+	uint64_t	duplicates;
+	uint64_t	spool_failures;
+};
+
+void	accept_init(const struct config *, struct spool *);
+void	accept_set_config(const struct config *);
+/* Refuse new notices with "unavailable" (shutting down). */
+void	accept_close(const char *reason);
+/* The ingress_batch_fn. */
+void	accept_batch(struct ingress_msg **, size_t, void *);
+const struct accept_stats *accept_stats(void);
+
+#endif /* ACCEPT_H */

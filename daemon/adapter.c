@@ -1,0 +1,254 @@
+/*
+ * adapter.c: the adapter registry and the lifecycle of a channel instance:
+ * its bounded queue, its concurrency limit, and the counting and logging of
+ * every delivery outcome before the dispatcher decides what comes next.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter.h"
+#include "config.h"
+#include "log.h"
+#include "notice.h"
+
+/* Deliveries started per kick before yielding to other events. */
+#define CHANNEL_START_BATCH	256
+
+static const struct adapter_ops *const adapters[] = {
+	&adapter_file_ops,
+	&adapter_exec_ops,
+	&adapter_zmq_pub_ops,
+	&adapter_discard_ops,
+	NULL
+};
+
+static void		*adapter_zmq;
+
+static void	channel_kick_cb(evutil_socket_t, short, void *);
+static void	channel_start_work(struct channel *);
+static void	channel_log_outcome(const struct channel *,
+		    const struct delivery *, enum delivery_outcome,
+		    const char *);
+
+void
+adapter_init(void *zmq_ctx)
+{
+	adapter_zmq = zmq_ctx;
+}
+
+void *
+adapter_zmq_ctx(void)
+{
+	return (adapter_zmq);
+}
+
+const struct adapter_ops *
+adapter_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; adapters[i] != NULL; i++)
+		if (strcmp(adapters[i]->name, name) == 0)
+			return (adapters[i]);
+	return (NULL);
+}
+
+const char *
+adapter_names(void)
+{
+	static char names[256];
+	size_t i;
+
+	if (names[0] != '\0')
+		return (names);
+	for (i = 0; adapters[i] != NULL; i++) {
+		if (i > 0)
+			strlcat(names, ", ", sizeof(names));
+		strlcat(names, adapters[i]->name, sizeof(names));
+	}
+	return (names);
+}
+
+int64_t
+adapter_now_ms(void)
+{
+	return (deadline_monotonic_ms());
+}
+
+struct channel *
+channel_new(struct event_base *base, const struct channel_conf *conf,
+    int index, channel_done_fn done_cb, void *done_arg, char *err,
+    size_t errlen)
+{
+	struct channel *ch;
+
+	if ((ch = calloc(1, sizeof(*ch))) == NULL ||
+	    (ch->name = strdup(conf->name)) == NULL) {
+		free(ch);
+		snprintf(err, errlen, "channel %s: out of memory", conf->name);
+		return (NULL);
+	}
+	ch->index = index;
+	ch->conf = conf;
+	ch->base = base;
+	ch->done_cb = done_cb;
+	ch->done_arg = done_arg;
+	TAILQ_INIT(&ch->queue);
+	ch->kick = event_new(base, -1, 0, channel_kick_cb, ch);
+	if (ch->kick == NULL || conf->ops->start(ch, err, errlen) == -1) {
+		if (ch->kick != NULL)
+			event_free(ch->kick);
+		free(ch->name);
+		free(ch);
+		return (NULL);
+	}
+	ch->cstate = CHANNEL_UP;
+	return (ch);
+}
+
+/*
+ * Stop the adapter (what is in flight comes back RETRYABLE through done_cb)
+ * and hand every queued delivery back the same way, so the dispatcher is the
+ * one place that decides what becomes of a delivery.
+ */
+void
+channel_free(struct channel *ch)
+{
+	struct delivery *d;
+
+	if (ch == NULL)
+		return;
+	event_free(ch->kick);
+	ch->kick = NULL;
+	ch->cstate = CHANNEL_PAUSED;
+	ch->conf->ops->stop(ch);
+	while ((d = TAILQ_FIRST(&ch->queue)) != NULL) {
+		TAILQ_REMOVE(&ch->queue, d, entry);
+		ch->queued--;
+		ch->done_cb(ch, d, OUTCOME_RETRYABLE, "channel stopped",
+		    ch->done_arg);
+	}
+	free(ch->name);
+	free(ch);
+}
+
+int
+channel_has_room(const struct channel *ch)
+{
+	return (ch->queued + ch->inflight < ch->conf->queue_max);
+}
+
+void
+channel_enqueue(struct channel *ch, struct delivery *d)
+{
+	d->channel = ch;
+	TAILQ_INSERT_TAIL(&ch->queue, d, entry);
+	ch->queued++;
+	ch->stats.queued_total++;
+	if (ch->kick != NULL)
+		event_active(ch->kick, 0, 0);
+}
+
+void
+channel_reopen(struct channel *ch)
+{
+	if (ch->conf->ops->reopen != NULL)
+		ch->conf->ops->reopen(ch);
+}
+
+void
+channel_done(struct channel *ch, struct delivery *d,
+    enum delivery_outcome outcome, const char *error)
+{
+	ch->inflight--;
+	ch->stats.outcomes[outcome]++;
+	if (outcome != OUTCOME_DELIVERED && error != NULL)
+		strlcpy(ch->last_error, error, sizeof(ch->last_error));
+	channel_log_outcome(ch, d, outcome, error);
+	d->adapter_data = NULL;
+	ch->done_cb(ch, d, outcome, error, ch->done_arg);
+	if (!TAILQ_EMPTY(&ch->queue) && ch->kick != NULL)
+		event_active(ch->kick, 0, 0);
+}
+
+static void
+channel_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	channel_start_work(arg);
+}
+
+/* Start queued deliveries while the channel has room in flight. */
+static void
+channel_start_work(struct channel *ch)
+{
+	struct delivery *d;
+	int started = 0;
+
+	while (ch->cstate == CHANNEL_UP && ch->inflight <
+	    ch->conf->concurrency && (d = TAILQ_FIRST(&ch->queue)) != NULL) {
+		if (started++ == CHANNEL_START_BATCH) {
+			event_active(ch->kick, 0, 0);
+			return;
+		}
+		TAILQ_REMOVE(&ch->queue, d, entry);
+		ch->queued--;
+		ch->inflight++;
+		d->attempts++;
+		d->started_ms = adapter_now_ms();
+		ch->conf->ops->deliver(ch, d);
+	}
+}
+
+static void
+channel_log_outcome(const struct channel *ch, const struct delivery *d,
+    enum delivery_outcome outcome, const char *error)
+{
+	static const char *const names[OUTCOME_COUNT] = { "delivered",
+	    "retryable", "permanent" };
+	int64_t ms = adapter_now_ms() - d->started_ms;
+
+	if (outcome == OUTCOME_DELIVERED)
+		log_info("delivery channel=%s id=%s outcome=%s attempt=%d "
+		    "ms=%lld", ch->name, d->id, names[outcome], d->attempts,
+		    (long long)ms);
+	else
+		log_warnx("delivery channel=%s id=%s outcome=%s attempt=%d "
+		    "ms=%lld error=\"%s\"", ch->name, d->id, names[outcome],
+		    d->attempts, (long long)ms, error ? error : "");
+}
+
+/*
+ * The delivery's own fields, then the notice's canonical JSON spliced in
+ * after its opening brace: no re-serialisation per channel. Channel names
+ * and ids are plain ASCII of a restricted set, so they need no escaping.
+ */
+char *
+delivery_json(const struct delivery *d, size_t *lenp)
+{
+	const struct notice *n = d->notice;
+	char head[512], *out;
+	int hlen;
+	size_t len;
+
+	hlen = snprintf(head, sizeof(head),
+	    "{\"delivery_id\":\"%s\",\"channel\":\"%s\",\"attempt\":%d,%s%s%s%s",
+	    d->id, d->channel->name, d->attempts,
+	    d->pilot ? "\"pilot\":true," : "",
+	    d->fallback_of >= 0 ? "\"fallback_of\":\"" : "",
+	    d->fallback_of >= 0 ? d->fallback_of_name : "",
+	    d->fallback_of >= 0 ? "\"," : "");
+	if (hlen < 0 || (size_t)hlen >= sizeof(head) || n->json == NULL)
+		return (NULL);
+	len = (size_t)hlen + n->json_len - 1;
+	if ((out = malloc(len + 1)) == NULL)
+		return (NULL);
+	memcpy(out, head, (size_t)hlen);
+	memcpy(out + hlen, n->json + 1, n->json_len - 1);
+	out[len] = '\0';
+	*lenp = len;
+	return (out);
+}

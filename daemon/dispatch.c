@@ -1,0 +1,425 @@
+/*
+ * dispatch.c: deliveries. An accepted notice becomes one delivery per
+ * target channel; each outcome is written to the spool and leads to the
+ * next step: retry after an exponential backoff with jitter, the fallback
+ * channels after a permanent failure or when retries run out, or "dead"
+ * when no channel is left to take it — never a silent drop.
+ */
+#include <event2/event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "config.h"
+#include "deadline.h"
+#include "dispatch.h"
+#include "log.h"
+#include "notice.h"
+#include "route.h"
+#include "spool.h"
+
+static struct {
+	struct event_base	*base;
+	struct spool		*spool;
+	const struct config	*conf;
+	struct channel		**channels;
+	size_t			 nchannels;
+	struct deadline_heap	*retries;
+	struct event		*commit_ev;
+	size_t			 pending;
+	int			 commit_scheduled;
+	int			 tearing_down;
+	struct dispatch_stats	 stats;
+} dsp;
+
+static struct delivery	*delivery_new(struct notice *, struct channel *,
+			    const struct route *, int pilot,
+			    const struct channel *fallback_of);
+static void		 delivery_free(struct delivery *);
+static void		 dispatch_done_cb(struct channel *, struct delivery *,
+			    enum delivery_outcome, const char *, void *);
+static void		 dispatch_retry(struct delivery *, const char *);
+static void		 dispatch_retry_cb(struct deadline *, void *);
+static void		 dispatch_fail(struct delivery *, const char *);
+static size_t		 dispatch_fallbacks(const struct delivery *,
+			    const int **);
+static void		 dispatch_record(struct delivery *, enum spool_dstate,
+			    const char *);
+static void		 dispatch_commit_cb(evutil_socket_t, short, void *);
+static const struct route *dispatch_route_by_name(const char *);
+
+int
+dispatch_init(struct event_base *base, struct spool *spool)
+{
+	memset(&dsp, 0, sizeof(dsp));
+	dsp.base = base;
+	dsp.spool = spool;
+	dsp.retries = deadline_heap_new(base, NULL);
+	dsp.commit_ev = event_new(base, -1, 0, dispatch_commit_cb, NULL);
+	if (dsp.retries == NULL || dsp.commit_ev == NULL)
+		return (-1);
+	return (0);
+}
+
+int
+dispatch_start(const struct config *conf, char *err, size_t errlen)
+{
+	size_t i;
+
+	dsp.conf = conf;
+	dsp.channels = calloc(conf->nchannels, sizeof(*dsp.channels));
+	if (dsp.channels == NULL && conf->nchannels > 0) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	for (i = 0; i < conf->nchannels; i++) {
+		dsp.channels[i] = channel_new(dsp.base, &conf->channels[i],
+		    (int)i, dispatch_done_cb, NULL, err, errlen);
+		if (dsp.channels[i] == NULL)
+			return (-1);
+		dsp.nchannels = i + 1;
+	}
+	return (0);
+}
+
+/*
+ * Stop every channel. What is still queued, in flight or waiting to retry
+ * stays pending in the spool and is delivered after the next start.
+ */
+void
+dispatch_shutdown(void)
+{
+	struct deadline *dl;
+	size_t i;
+
+	dsp.tearing_down = 1;
+	while ((dl = deadline_first(dsp.retries)) != NULL) {
+		deadline_cancel(dsp.retries, dl);
+		delivery_free(dl->arg);
+	}
+	for (i = 0; i < dsp.nchannels; i++)
+		channel_free(dsp.channels[i]);
+	free(dsp.channels);
+	dsp.channels = NULL;
+	dsp.nchannels = 0;
+	if (dsp.spool != NULL && spool_commit(dsp.spool) == -1)
+		log_warnx("spool commit at shutdown failed: %s",
+		    dsp.spool->error);
+	deadline_heap_free(dsp.retries);
+	event_free(dsp.commit_ev);
+	dsp.retries = NULL;
+	dsp.commit_ev = NULL;
+}
+
+struct channel *
+dispatch_channel(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < dsp.nchannels; i++)
+		if (strcmp(dsp.channels[i]->name, name) == 0)
+			return (dsp.channels[i]);
+	return (NULL);
+}
+
+size_t
+dispatch_pending(void)
+{
+	return (dsp.pending);
+}
+
+const struct dispatch_stats *
+dispatch_stats(void)
+{
+	return (&dsp.stats);
+}
+
+void
+dispatch_reopen(void)
+{
+	size_t i;
+
+	for (i = 0; i < dsp.nchannels; i++)
+		channel_reopen(dsp.channels[i]);
+}
+
+int
+dispatch_has_room(const struct route_result *res, char *why, size_t len)
+{
+	const struct channel *ch;
+	size_t i;
+
+	for (i = 0; i < res->ntargets; i++) {
+		ch = dsp.channels[res->targets[i].channel];
+		if (!channel_has_room(ch)) {
+			snprintf(why, len, "channel '%s' is full (%d queued; "
+			    "queue_max %d)", ch->name, ch->queued + ch->inflight,
+			    ch->conf->queue_max);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+size_t
+dispatch_plan(const struct notice *n, const struct route_result *res,
+    struct spool_delivery *out, char (*ids)[200], size_t max)
+{
+	const struct route_target *t;
+	size_t i;
+
+	for (i = 0; i < res->ntargets && i < max; i++) {
+		t = &res->targets[i];
+		snprintf(ids[i], sizeof(ids[i]), "%s/%s", n->id,
+		    dsp.conf->channels[t->channel].name);
+		memset(&out[i], 0, sizeof(out[i]));
+		out[i].id = ids[i];
+		out[i].channel = dsp.conf->channels[t->channel].name;
+		out[i].route = t->route != NULL ? t->route->name : NULL;
+		out[i].pilot = t->pilot;
+	}
+	return (i);
+}
+
+void
+dispatch_notice(struct notice *n, const struct route_result *res)
+{
+	const struct route_target *t;
+	struct delivery *d;
+	size_t i;
+
+	for (i = 0; i < res->ntargets; i++) {
+		t = &res->targets[i];
+		d = delivery_new(n, dsp.channels[t->channel], t->route,
+		    t->pilot, NULL);
+		if (d == NULL)
+			fatal("dispatch_notice");
+		channel_enqueue(d->channel, d);
+	}
+}
+
+int
+dispatch_restore(struct notice *n, const struct spool_delivery *sd)
+{
+	struct channel *ch, *orig = NULL;
+	struct delivery *d;
+
+	if ((ch = dispatch_channel(sd->channel)) == NULL) {
+		log_warnx("dead delivery id=%s reason=\"channel '%s' is no "
+		    "longer configured\"", sd->id, sd->channel);
+		spool_update_delivery(dsp.spool, sd->id, DSTATE_DEAD,
+		    sd->attempts, "channel no longer configured",
+		    deadline_wall_ms());
+		dsp.stats.dead++;
+		return (0);
+	}
+	if (sd->fallback_of != NULL)
+		orig = dispatch_channel(sd->fallback_of);
+	d = delivery_new(n, ch, sd->route ? dispatch_route_by_name(sd->route) :
+	    NULL, sd->pilot, orig);
+	if (d == NULL)
+		return (-1);
+	strlcpy(d->id, sd->id, sizeof(d->id));
+	if (sd->fallback_of != NULL)
+		strlcpy(d->fallback_of_name, sd->fallback_of,
+		    sizeof(d->fallback_of_name));
+	d->attempts = sd->attempts;
+	channel_enqueue(ch, d);
+	return (0);
+}
+
+static const struct route *
+dispatch_route_by_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < dsp.conf->nroutes; i++)
+		if (strcmp(dsp.conf->routes[i].name, name) == 0)
+			return (&dsp.conf->routes[i]);
+	return (NULL);
+}
+
+/* A delivery holds a reference on its notice until it ends. */
+static struct delivery *
+delivery_new(struct notice *n, struct channel *ch, const struct route *r,
+    int pilot, const struct channel *fallback_of)
+{
+	struct delivery *d;
+
+	if ((d = calloc(1, sizeof(*d))) == NULL)
+		return (NULL);
+	notice_ref(n);
+	d->notice = n;
+	d->channel = ch;
+	d->route = r;
+	d->pilot = pilot;
+	d->fallback_of = -1;
+	d->created_ms = deadline_monotonic_ms();
+	if (fallback_of != NULL) {
+		d->fallback_of = fallback_of->index;
+		strlcpy(d->fallback_of_name, fallback_of->name,
+		    sizeof(d->fallback_of_name));
+		snprintf(d->id, sizeof(d->id), "%s/%s/%s", n->id,
+		    fallback_of->name, ch->name);
+	} else
+		snprintf(d->id, sizeof(d->id), "%s/%s", n->id, ch->name);
+	dsp.pending++;
+	return (d);
+}
+
+static void
+delivery_free(struct delivery *d)
+{
+	dsp.pending--;
+	notice_unref(d->notice);
+	free(d);
+}
+
+static void
+dispatch_done_cb(struct channel *ch, struct delivery *d,
+    enum delivery_outcome outcome, const char *error, void *arg)
+{
+	(void)ch;
+	(void)arg;
+	if (dsp.tearing_down) {
+		/* Stays pending in the spool for the next start. */
+		delivery_free(d);
+		return;
+	}
+	switch (outcome) {
+	case OUTCOME_DELIVERED:
+		dsp.stats.delivered++;
+		dispatch_record(d, DSTATE_DELIVERED, NULL);
+		delivery_free(d);
+		break;
+	case OUTCOME_RETRYABLE:
+		if (d->attempts <= d->channel->conf->retry.max)
+			dispatch_retry(d, error);
+		else
+			dispatch_fail(d, error);
+		break;
+	default:
+		dispatch_fail(d, error);
+		break;
+	}
+}
+
+/*
+ * Exponential backoff with "equal jitter": half the delay is fixed, half
+ * random, so that a crowd of retries spreads out without any of them
+ * coming back much sooner than asked.
+ */
+static void
+dispatch_retry(struct delivery *d, const char *error)
+{
+	const struct retry_policy *rp = &d->channel->conf->retry;
+	int64_t delay = rp->backoff_ms;
+	uint32_t r = 0;
+	int i;
+
+	for (i = 1; i < d->attempts && delay < rp->backoff_max_ms; i++)
+		delay *= 2;
+	if (delay > rp->backoff_max_ms)
+		delay = rp->backoff_max_ms;
+	if (delay > 1)
+		(void)getrandom(&r, sizeof(r), GRND_NONBLOCK);
+	delay = delay / 2 + (delay > 1 ? (int64_t)(r % (uint32_t)(delay / 2 +
+	    1)) : 0);
+	dsp.stats.retried++;
+	dispatch_record(d, DSTATE_PENDING, error);
+	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() + delay,
+	    dispatch_retry_cb, d);
+}
+
+static void
+dispatch_retry_cb(struct deadline *dl, void *arg)
+{
+	struct delivery *d = arg;
+
+	(void)dl;
+	channel_enqueue(d->channel, d);
+}
+
+/* Which channels take over when this delivery fails for good. */
+static size_t
+dispatch_fallbacks(const struct delivery *d, const int **list)
+{
+	/* A shadow copy or a fallback itself does not cascade further. */
+	if (d->pilot || d->fallback_of >= 0)
+		return (0);
+	if (d->route != NULL && d->route->nfallback > 0) {
+		*list = d->route->fallback;
+		return (d->route->nfallback);
+	}
+	*list = d->channel->conf->fallback;
+	return (d->channel->conf->nfallback);
+}
+
+static void
+dispatch_fail(struct delivery *d, const char *error)
+{
+	const int *fb = NULL;
+	struct delivery *f;
+	struct spool_delivery sd;
+	size_t i, n, handed = 0;
+
+	n = dispatch_fallbacks(d, &fb);
+	for (i = 0; i < n; i++) {
+		if (fb[i] == d->channel->index)
+			continue;
+		f = delivery_new(d->notice, dsp.channels[fb[i]], d->route, 0,
+		    d->channel);
+		if (f == NULL)
+			fatal("dispatch_fail");
+		memset(&sd, 0, sizeof(sd));
+		sd.id = f->id;
+		sd.channel = f->channel->name;
+		sd.route = d->route ? d->route->name : NULL;
+		sd.fallback_of = d->channel->name;
+		if (dsp.spool != NULL)
+			spool_add_delivery(dsp.spool, d->notice->id, &sd);
+		log_info("fallback id=%s from=%s to=%s", d->notice->id,
+		    d->channel->name, f->channel->name);
+		channel_enqueue(f->channel, f);
+		handed++;
+	}
+	if (handed > 0 || d->pilot) {
+		dsp.stats.failed++;
+		dispatch_record(d, DSTATE_FAILED, error);
+	} else {
+		dsp.stats.dead++;
+		log_warnx("dead delivery id=%s channel=%s reason=\"%s\"",
+		    d->id, d->channel->name, error ? error : "failed");
+		dispatch_record(d, DSTATE_DEAD, error);
+	}
+	delivery_free(d);
+}
+
+/* Write an outcome; the pass's commit makes it durable. */
+static void
+dispatch_record(struct delivery *d, enum spool_dstate st, const char *error)
+{
+	if (dsp.spool == NULL)
+		return;
+	if (spool_update_delivery(dsp.spool, d->id, st, d->attempts, error,
+	    deadline_wall_ms()) == -1)
+		log_warnx("spool update id=%s failed: %s", d->id,
+		    dsp.spool->error);
+	if (!dsp.commit_scheduled) {
+		dsp.commit_scheduled = 1;
+		event_active(dsp.commit_ev, 0, 0);
+	}
+}
+
+static void
+dispatch_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	dsp.commit_scheduled = 0;
+	if (spool_commit(dsp.spool) == -1)
+		log_warnx("spool commit of delivery outcomes failed: %s",
+		    dsp.spool->error);
+}

@@ -1,0 +1,297 @@
+/*
+ * main.c: switchboardd's flags, signals, and the order of start and stop.
+ *
+ * Start: config → spool → channels → restore what the spool holds →
+ * ingress → ready. Stop (SIGTERM/SIGINT): refuse new notices, close
+ * ingress, let channel queues drain for up to shutdown_timeout, then stop
+ * the channels (what is left stays pending in the spool) and exit 0.
+ */
+#include <errno.h>
+#include <event2/event.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "accept.h"
+#include "adapter.h"
+#include "config.h"
+#include "deadline.h"
+#include "dispatch.h"
+#include "envelope.h"
+#include "ingress.h"
+#include "log.h"
+#include "sb_protocol.h"
+#include "spool.h"
+
+#ifndef SB_VERSION
+#define SB_VERSION	"0.1.0"
+#endif
+
+/* How often the drain at shutdown looks at the queues. */
+#define MAIN_DRAIN_POLL_MS	20
+/* Retention pruning: rows a run, and how often. */
+#define MAIN_PRUNE_BATCH	500
+#define MAIN_PRUNE_EVERY_S	60
+
+static struct {
+	struct event_base	*base;
+	void			*zctx;
+	struct config		*conf;
+	struct spool		*spool;
+	struct ingress		*ingress;
+	struct event		*sigs[4];
+	struct event		*drain;
+	struct event		*prune;
+	int64_t			 drain_until;
+	int			 stopping;
+} sbd;
+
+static void	main_usage(void) __attribute__((noreturn));
+static int	main_check(const char *);
+static void	main_start(const char *, int foreground, int verbose);
+static int	main_restore_cb(const struct spool_pending *, void *);
+static void	main_signal_cb(evutil_socket_t, short, void *);
+static void	main_stop(void);
+static void	main_drain_cb(evutil_socket_t, short, void *);
+static void	main_prune_cb(evutil_socket_t, short, void *);
+static void	main_free(void);
+
+int
+main(int argc, char *argv[])
+{
+	const char *path = SB_DEFAULT_CONFIG;
+	int ch, foreground = 0, test = 0, verbose = 0;
+
+	log_init("switchboardd", LOG_LEVEL_INFO);
+	while ((ch = getopt(argc, argv, "c:ftvV")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 't':
+			test = 1;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case 'V':
+			printf("switchboardd %s (protocol v%d)\n", SB_VERSION,
+			    SB_PROTOCOL_VERSION);
+			return (0);
+		default:
+			main_usage();
+		}
+	}
+	if (optind != argc)
+		main_usage();
+	if (test)
+		return (main_check(path));
+	main_start(path, foreground, verbose);
+	event_base_dispatch(sbd.base);
+	main_free();
+	log_info("stopped");
+	return (0);
+}
+
+static void
+main_usage(void)
+{
+	fprintf(stderr, "usage: switchboardd [-ftvV] [-c file]\n");
+	exit(2);
+}
+
+/* -t: every error as "file:line: message", exit 1; or exit 0. */
+static int
+main_check(const char *path)
+{
+	struct config_errors errs = { .n = 0 };
+	struct config *conf;
+	size_t i;
+
+	if ((conf = config_load(path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.msgs[i]);
+		if (errs.dropped > 0)
+			fprintf(stderr, "%s: %zu more errors not shown\n", path,
+			    errs.dropped);
+		config_errors_clear(&errs);
+		return (1);
+	}
+	fprintf(stderr, "%s: ok\n", path);
+	config_free(conf);
+	return (0);
+}
+
+static void
+main_start(const char *path, int foreground, int verbose)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+	struct config_errors errs = { .n = 0 };
+	char err[512];
+	size_t i;
+	int level;
+
+	if ((sbd.conf = config_load(path, &errs)) == NULL) {
+		for (i = 0; i < errs.n; i++)
+			log_warnx("config: %s", errs.msgs[i]);
+		fatalx("%s: not started: the configuration is invalid", path);
+	}
+	level = log_level_parse(sbd.conf->log_level);
+	log_set_level(verbose ? LOG_LEVEL_INFO + verbose : level);
+	if (!foreground) {
+		if (daemon(1, 0) == -1)
+			fatal("daemon");
+		log_use_syslog();
+	}
+	if ((sbd.base = event_base_new()) == NULL ||
+	    (sbd.zctx = zmq_ctx_new()) == NULL)
+		fatal("event_base_new/zmq_ctx_new");
+	adapter_init(sbd.zctx);
+	sbd.spool = spool_open("sqlite", sbd.conf->spool_path,
+	    sbd.conf->spool_sync ? SPOOL_SYNC_NORMAL : SPOOL_SYNC_OFF, err,
+	    sizeof(err));
+	if (sbd.spool == NULL)
+		fatalx("spool: %s", err);
+	if (dispatch_init(sbd.base, sbd.spool) == -1)
+		fatalx("dispatch: out of memory");
+	if (dispatch_start(sbd.conf, err, sizeof(err)) == -1)
+		fatalx("channel: %s", err);
+	if (spool_load_pending(sbd.spool, main_restore_cb, NULL) == -1)
+		fatalx("spool: cannot read pending notices: %s",
+		    sbd.spool->error);
+	accept_init(sbd.conf, sbd.spool);
+	sbd.ingress = ingress_new(sbd.base, sbd.zctx, sbd.conf, accept_batch,
+	    NULL, err, sizeof(err));
+	if (sbd.ingress == NULL)
+		fatalx("%s", err);
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		sbd.sigs[i] = evsignal_new(sbd.base, signals[i],
+		    main_signal_cb, NULL);
+		if (sbd.sigs[i] == NULL || evsignal_add(sbd.sigs[i], NULL))
+			fatalx("evsignal_new");
+	}
+	sbd.prune = event_new(sbd.base, -1, EV_PERSIST, main_prune_cb, NULL);
+	event_add(sbd.prune, &(struct timeval){ MAIN_PRUNE_EVERY_S, 0 });
+	log_info("started version=%s config=%s hash=%s channels=%zu "
+	    "routes=%zu pending=%zu", SB_VERSION, path, sbd.conf->hash,
+	    sbd.conf->nchannels, sbd.conf->nroutes, dispatch_pending());
+	sd_notify(0, "READY=1");
+}
+
+/* Put a notice the spool still holds back on its channels' queues. */
+static int
+main_restore_cb(const struct spool_pending *p, void *arg)
+{
+	struct envelope_error err;
+	struct notice *n;
+	size_t i;
+
+	(void)arg;
+	if ((n = envelope_parse_stored(p->notice_json, p->notice_len,
+	    &err)) == NULL) {
+		log_warnx("spool: unreadable notice skipped: %s", err.message);
+		return (0);
+	}
+	for (i = 0; i < p->ndeliveries; i++)
+		if (dispatch_restore(n, &p->deliveries[i]) == -1)
+			fatalx("restore: out of memory");
+	notice_unref(n);
+	return (0);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGHUP:
+		log_info("SIGHUP: reopening channel files");
+		dispatch_reopen();
+		break;
+	case SIGTERM:
+	case SIGINT:
+		if (!sbd.stopping)
+			main_stop();
+		break;
+	default:
+		break;	/* SIGPIPE: a write fails with EPIPE instead */
+	}
+}
+
+/* Stop accepting; drain the channels for up to shutdown_timeout. */
+static void
+main_stop(void)
+{
+	sbd.stopping = 1;
+	sd_notify(0, "STOPPING=1");
+	log_info("stopping pending=%zu", dispatch_pending());
+	accept_close("switchboardd is shutting down");
+	ingress_free(sbd.ingress);
+	sbd.ingress = NULL;
+	sbd.drain_until = deadline_monotonic_ms() +
+	    sbd.conf->shutdown_timeout_ms;
+	sbd.drain = event_new(sbd.base, -1, EV_PERSIST, main_drain_cb, NULL);
+	event_add(sbd.drain, &(struct timeval){ 0, MAIN_DRAIN_POLL_MS * 1000 });
+	main_drain_cb(-1, 0, NULL);
+}
+
+static void
+main_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	size_t left = dispatch_pending();
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (left > 0 && deadline_monotonic_ms() < sbd.drain_until)
+		return;
+	if (left > 0)
+		log_warnx("shutdown: %zu deliveries left pending in the spool "
+		    "for the next start", left);
+	dispatch_shutdown();
+	event_base_loopexit(sbd.base, NULL);
+}
+
+static void
+main_prune_cb(evutil_socket_t fd, short what, void *arg)
+{
+	int n;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	n = spool_prune(sbd.spool, deadline_wall_ms() - sbd.conf->retain_ms,
+	    MAIN_PRUNE_BATCH);
+	if (n > 0)
+		log_info("spool pruned notices=%d", n);
+	if (spool_commit(sbd.spool) == -1)
+		log_warnx("spool prune failed: %s", sbd.spool->error);
+}
+
+static void
+main_free(void)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(sbd.sigs) / sizeof(sbd.sigs[0]); i++)
+		if (sbd.sigs[i] != NULL)
+			event_free(sbd.sigs[i]);
+	if (sbd.drain != NULL)
+		event_free(sbd.drain);
+	if (sbd.prune != NULL)
+		event_free(sbd.prune);
+	ingress_free(sbd.ingress);
+	spool_close(sbd.spool);
+	config_free(sbd.conf);
+	zmq_ctx_term(sbd.zctx);
+	event_base_free(sbd.base);
+}

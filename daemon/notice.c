@@ -1,0 +1,419 @@
+/*
+ * notice.c: a notice's life (new, ref, unref), its broker-assigned id, its
+ * canonical JSON form and the names of its vocabulary.
+ */
+#include <sys/random.h>
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <yajl/yajl_gen.h>
+
+#include "duration.h"
+#include "log.h"
+#include "notice.h"
+
+/* The canonical form of a notice, as written by notice_encode(). */
+struct notice_json {
+	char	*buf;
+	size_t	 len;
+	size_t	 size;
+	int	 failed;		/* out of memory */
+};
+
+static void	notice_free(struct notice *);
+static void	notice_id_random(uint8_t *, size_t);
+static void	notice_id_format(char *, uint64_t, const uint8_t *);
+static void	notice_json_print_cb(void *, const char *, size_t);
+static void	notice_gen_string(yajl_gen, const char *);
+static void	notice_gen_body(yajl_gen, const struct notice *);
+static int	notice_name_lookup(const char *const *, int, const char *,
+		    size_t);
+static int64_t	notice_now_ms(void);
+
+static const char *const notice_class_names[CLASS_COUNT] = {
+	"realtime", "batch", "interactive"
+};
+static const char *const notice_priority_names[PRIORITY_COUNT] = {
+	"low", "normal", "high", "urgent"
+};
+static const char *const notice_goal_names[GOAL_COUNT] = {
+	"inform", "collect", "resolve", "relate"
+};
+static const char *const notice_audience_kind_names[AUDIENCE_COUNT] = {
+	"staff", "dept", "role", "group", "mgmt", "customer", "partner",
+	"public"
+};
+
+/* Crockford's base32: no I, L, O, U; in ASCII order, so ids sort as text. */
+static const char notice_base32[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+/*
+ * The last id made: the next one in the same millisecond is this one plus
+ * one, so that ids are strictly increasing within the process.
+ */
+static pthread_mutex_t	 notice_id_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t		 notice_id_ms;
+static uint8_t		 notice_id_rand[10];
+
+struct notice *
+notice_new(void)
+{
+	struct notice *n;
+
+	if ((n = calloc(1, sizeof(*n))) == NULL)
+		return (NULL);
+	n->priority = PRIORITY_NORMAL;
+	n->goal = GOAL_INFORM;
+	n->class_hint = CLASS_NONE;
+	n->class = CLASS_NONE;
+	n->refs = 1;
+	return (n);
+}
+
+void
+notice_ref(struct notice *n)
+{
+	n->refs++;
+}
+
+void
+notice_unref(struct notice *n)
+{
+	if (n == NULL)
+		return;
+	if (--n->refs > 0)
+		return;
+	notice_free(n);
+}
+
+/* Free a notice and every string it owns. */
+static void
+notice_free(struct notice *n)
+{
+	size_t i;
+
+	free(n->source);
+	for (i = 0; i < n->naudience; i++)
+		free(n->audience[i]);
+	free(n->audience);
+	free(n->subject);
+	free(n->body);
+	for (i = 0; i < n->ntags; i++) {
+		free(n->tags[i].key);
+		free(n->tags[i].value);
+	}
+	free(n->tags);
+	free(n->json);
+	free(n);
+}
+
+const char *
+notice_tag(const struct notice *n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n->ntags; i++)
+		if (strcmp(n->tags[i].key, key) == 0)
+			return (n->tags[i].value);
+	return (NULL);
+}
+
+/* Wall clock in ms since the epoch. */
+static int64_t
+notice_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+/*
+ * Random bytes from getrandom(), drawn 256 at a time so that a busy broker
+ * makes one system call per 25 new milliseconds, not one per id.
+ */
+static void
+notice_id_random(uint8_t *out, size_t len)
+{
+	static uint8_t pool[256];
+	static size_t left;
+	ssize_t got;
+
+	if (left < len) {
+		do
+			got = getrandom(pool, sizeof(pool), 0);
+		while (got == -1 && errno == EINTR);
+		if (got != (ssize_t)sizeof(pool))
+			fatal("getrandom");
+		left = sizeof(pool);
+	}
+	memcpy(out, pool + sizeof(pool) - left, len);
+	left -= len;
+}
+
+/* "n-" and a ULID: 48 bits of ms, then 80 random bits, 5 bits a letter. */
+static void
+notice_id_format(char *id, uint64_t ms, const uint8_t *rand)
+{
+	char *p = id;
+	int i, bits;
+	uint32_t acc;
+	size_t r;
+
+	*p++ = 'n';
+	*p++ = '-';
+	/* 10 letters carry 50 bits: the first two are always zero. */
+	for (i = 9; i >= 0; i--)
+		*p++ = notice_base32[(ms >> (i * 5)) & 31];
+	acc = 0;
+	bits = 0;
+	for (r = 0; r < 10; r++) {
+		acc = (acc << 8) | rand[r];
+		bits += 8;
+		while (bits >= 5) {
+			bits -= 5;
+			*p++ = notice_base32[(acc >> bits) & 31];
+		}
+	}
+	*p = '\0';
+}
+
+void
+notice_assign_id(struct notice *n)
+{
+	uint64_t now = (uint64_t)notice_now_ms();
+	int i;
+
+	pthread_mutex_lock(&notice_id_lock);
+	if (now > notice_id_ms) {
+		notice_id_ms = now;
+		notice_id_random(notice_id_rand, sizeof(notice_id_rand));
+	} else {
+		/*
+		 * Same millisecond, or the clock stepped back: count up
+		 * from the last id. If the 80 bits wrap (they never
+		 * should), borrow the next millisecond.
+		 */
+		for (i = 9; i >= 0; i--)
+			if (++notice_id_rand[i] != 0)
+				break;
+		if (i < 0)
+			notice_id_ms++;
+	}
+	notice_id_format(n->id, notice_id_ms, notice_id_rand);
+	pthread_mutex_unlock(&notice_id_lock);
+	n->id_assigned = 1;
+}
+
+/* yajl's output goes straight into the buffer that becomes n->json. */
+static void
+notice_json_print_cb(void *arg, const char *s, size_t len)
+{
+	struct notice_json *nj = arg;
+	size_t size;
+	char *buf;
+
+	if (nj->failed)
+		return;
+	if (nj->len + len + 1 > nj->size) {
+		size = nj->size * 2;
+		while (size < nj->len + len + 1)
+			size *= 2;
+		if ((buf = realloc(nj->buf, size)) == NULL) {
+			nj->failed = 1;
+			return;
+		}
+		nj->buf = buf;
+		nj->size = size;
+	}
+	memcpy(nj->buf + nj->len, s, len);
+	nj->len += len;
+	nj->buf[nj->len] = '\0';
+}
+
+static void
+notice_gen_string(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* The members of the canonical form, in their documented order. */
+static void
+notice_gen_body(yajl_gen g, const struct notice *n)
+{
+	char when[32], dur[32];
+	struct tm tm;
+	time_t sec;
+	int64_t ms;
+	size_t i;
+
+	if (n->id[0] != '\0') {
+		notice_gen_string(g, "id");
+		notice_gen_string(g, n->id);
+	}
+	if (n->class != CLASS_NONE) {
+		notice_gen_string(g, "class");
+		notice_gen_string(g, notice_class_name(n->class));
+	}
+	/* Anonymity: the source never reaches a channel or the spool. */
+	if (!n->anonymous && n->source != NULL) {
+		notice_gen_string(g, "source");
+		notice_gen_string(g, n->source);
+	}
+	notice_gen_string(g, "audience");
+	yajl_gen_array_open(g);
+	for (i = 0; i < n->naudience; i++)
+		notice_gen_string(g, n->audience[i]);
+	yajl_gen_array_close(g);
+	notice_gen_string(g, "subject");
+	notice_gen_string(g, n->subject != NULL ? n->subject : "");
+	if (n->body != NULL) {
+		notice_gen_string(g, "body");
+		notice_gen_string(g, n->body);
+	}
+	notice_gen_string(g, "priority");
+	notice_gen_string(g, notice_priority_name(n->priority));
+	notice_gen_string(g, "goal");
+	notice_gen_string(g, notice_goal_name(n->goal));
+	if (n->respond_within_ms > 0) {
+		duration_format(n->respond_within_ms, dur, sizeof(dur));
+		notice_gen_string(g, "respond_within");
+		notice_gen_string(g, dur);
+	}
+	if (n->ntags > 0) {
+		notice_gen_string(g, "tags");
+		yajl_gen_map_open(g);
+		for (i = 0; i < n->ntags; i++) {
+			notice_gen_string(g, n->tags[i].key);
+			notice_gen_string(g, n->tags[i].value);
+		}
+		yajl_gen_map_close(g);
+	}
+	if (n->anonymous) {
+		notice_gen_string(g, "anonymous");
+		yajl_gen_bool(g, 1);
+	}
+	/* Floor division: a time before 1970 still prints its own ms. */
+	sec = (time_t)(n->received_ms / 1000);
+	ms = n->received_ms % 1000;
+	if (ms < 0) {
+		ms += 1000;
+		sec--;
+	}
+	gmtime_r(&sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
+	    (int)ms);
+	notice_gen_string(g, "received_at");
+	notice_gen_string(g, when);
+}
+
+int
+notice_encode(struct notice *n)
+{
+	struct notice_json nj;
+	yajl_gen g;
+
+	/* Most notices fit in the first buffer: one allocation. */
+	memset(&nj, 0, sizeof(nj));
+	nj.size = 512 + (n->body != NULL ? strlen(n->body) : 0);
+	if ((nj.buf = malloc(nj.size)) == NULL)
+		return (-1);
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		free(nj.buf);
+		return (-1);
+	}
+	yajl_gen_config(g, yajl_gen_print_callback, notice_json_print_cb,
+	    &nj);
+	yajl_gen_map_open(g);
+	notice_gen_body(g, n);
+	yajl_gen_map_close(g);
+	yajl_gen_free(g);
+	if (nj.failed) {
+		free(nj.buf);
+		return (-1);
+	}
+	free(n->json);
+	n->json = nj.buf;
+	n->json_len = nj.len;
+	return (0);
+}
+
+const char *
+notice_class_name(enum notice_class c)
+{
+	if (c == CLASS_NONE)
+		return ("none");
+	if ((unsigned)c >= CLASS_COUNT)
+		return ("unknown");
+	return (notice_class_names[c]);
+}
+
+const char *
+notice_priority_name(enum notice_priority p)
+{
+	if ((unsigned)p >= PRIORITY_COUNT)
+		return ("unknown");
+	return (notice_priority_names[p]);
+}
+
+const char *
+notice_goal_name(enum notice_goal g)
+{
+	if ((unsigned)g >= GOAL_COUNT)
+		return ("unknown");
+	return (notice_goal_names[g]);
+}
+
+const char *
+notice_audience_kind_name(enum audience_kind k)
+{
+	if ((unsigned)k >= AUDIENCE_COUNT)
+		return ("unknown");
+	return (notice_audience_kind_names[k]);
+}
+
+/* The index of s (len bytes, not NUL-terminated) in names, or -1. */
+static int
+notice_name_lookup(const char *const *names, int n, const char *s,
+    size_t len)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return (i);
+	return (-1);
+}
+
+int
+notice_class_parse(const char *s)
+{
+	return (notice_name_lookup(notice_class_names, CLASS_COUNT, s,
+	    strlen(s)));
+}
+
+int
+notice_priority_parse(const char *s)
+{
+	return (notice_name_lookup(notice_priority_names, PRIORITY_COUNT, s,
+	    strlen(s)));
+}
+
+int
+notice_goal_parse(const char *s)
+{
+	return (notice_name_lookup(notice_goal_names, GOAL_COUNT, s,
+	    strlen(s)));
+}
+
+int
+notice_audience_kind_parse(const char *s, size_t len)
+{
+	return (notice_name_lookup(notice_audience_kind_names,
+	    AUDIENCE_COUNT, s, len));
+}

@@ -1,0 +1,204 @@
+/*
+ * spool.c: the spool interface. Finds a backend by name and wraps its ops,
+ * keeping what every backend would otherwise have to keep the same way:
+ * whether the pass's transaction is open, whether a write of it failed, and
+ * the counters.
+ *
+ * The rule a caller relies on: once any write of a pass fails, that pass's
+ * transaction is rolled back at once, every later write of the pass fails
+ * too, and spool_commit() fails. So a notice whose spool_add_notice()
+ * returned 0 is durable exactly when the pass's spool_commit() returns 0; no
+ * write can vanish behind a successful commit. The next pass starts clean.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "spool.h"
+
+static const struct spool_ops	*spool_find(const char *);
+static int			 spool_write_begin(struct spool *);
+static int			 spool_write_end(struct spool *, int);
+
+/* The backends, by name; a second backend is one more line here. */
+static const struct spool_ops *const spool_backends[] = {
+	&spool_sqlite_ops,
+};
+#define SPOOL_NBACKENDS	(sizeof(spool_backends) / sizeof(spool_backends[0]))
+
+static const char *const spool_dstate_names[] = {
+	"pending", "delivered", "failed", "expired", "dead"
+};
+
+static const struct spool_ops *
+spool_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < SPOOL_NBACKENDS; i++)
+		if (strcmp(spool_backends[i]->name, name) == 0)
+			return (spool_backends[i]);
+	return (NULL);
+}
+
+struct spool *
+spool_open(const char *backend, const char *path, enum spool_sync sync,
+    char *err, size_t errlen)
+{
+	const struct spool_ops *ops;
+	struct spool *sp;
+
+	if ((ops = spool_find(backend)) == NULL) {
+		snprintf(err, errlen, "unknown spool backend '%s' (expected "
+		    "sqlite)", backend);
+		return (NULL);
+	}
+	if ((sp = calloc(1, sizeof(*sp))) == NULL) {
+		snprintf(err, errlen, "spool %s: out of memory", path);
+		return (NULL);
+	}
+	sp->ops = ops;
+	if (ops->open(sp, path, sync, err, errlen) == -1) {
+		free(sp);
+		return (NULL);
+	}
+	return (sp);
+}
+
+/* Closes the spool; writes not yet committed are rolled back. */
+void
+spool_close(struct spool *sp)
+{
+	if (sp == NULL)
+		return;
+	spool_rollback(sp);
+	sp->ops->close(sp);
+	free(sp);
+}
+
+/* Before a write: refuse it when an earlier write of the pass failed. */
+static int
+spool_write_begin(struct spool *sp)
+{
+	return (sp->txn_failed ? -1 : 0);
+}
+
+/*
+ * After a write: on failure, roll the whole transaction back now (the
+ * backend may already have lost it) and remember it, so that the pass's
+ * commit fails. in_txn stays set: the pass must still end with
+ * spool_commit() or spool_rollback().
+ */
+static int
+spool_write_end(struct spool *sp, int rv)
+{
+	sp->in_txn = 1;
+	if (rv == 0)
+		return (0);
+	sp->ops->rollback(sp);
+	sp->txn_failed = 1;
+	sp->failures++;
+	return (-1);
+}
+
+int
+spool_add_notice(struct spool *sp, const struct notice *n,
+    const struct spool_delivery *d, size_t nd)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->add_notice(sp, n, d, nd)));
+}
+
+int
+spool_add_delivery(struct spool *sp, const char *notice_id,
+    const struct spool_delivery *d)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->add_delivery(sp, notice_id, d)));
+}
+
+int
+spool_update_delivery(struct spool *sp, const char *delivery_id,
+    enum spool_dstate state, int attempts, const char *error, int64_t now_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->update_delivery(sp, delivery_id,
+	    state, attempts, error, now_ms)));
+}
+
+/*
+ * Ends the pass: 0 when everything written since the last commit is
+ * durable (or nothing was written), -1 with sp->error otherwise, and then
+ * nothing of the pass was kept.
+ */
+int
+spool_commit(struct spool *sp)
+{
+	int failed = sp->txn_failed;
+
+	if (!sp->in_txn)
+		return (0);
+	sp->in_txn = 0;
+	sp->txn_failed = 0;
+	if (failed)
+		return (-1);	/* counted when the write failed */
+	if (sp->ops->commit(sp) == -1) {
+		sp->failures++;
+		return (-1);
+	}
+	sp->commits++;
+	return (0);
+}
+
+/* Discards the pass's writes, or forgets its failure. */
+void
+spool_rollback(struct spool *sp)
+{
+	if (sp->in_txn && !sp->txn_failed)
+		sp->ops->rollback(sp);
+	sp->in_txn = 0;
+	sp->txn_failed = 0;
+}
+
+int
+spool_seen(struct spool *sp, const char *id, int64_t since_ms,
+    struct spool_seen *seen)
+{
+	return (sp->ops->seen(sp, id, since_ms, seen));
+}
+
+/* 0 when fn was called for every pending notice, else -1. */
+int
+spool_load_pending(struct spool *sp,
+    int (*fn)(const struct spool_pending *, void *), void *arg)
+{
+	return (sp->ops->load_pending(sp, fn, arg));
+}
+
+/* A write: it joins the pass's transaction. Returns how many, or -1. */
+int
+spool_prune(struct spool *sp, int64_t before_ms, int max)
+{
+	int n;
+
+	if (max <= 0)
+		return (0);
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	n = sp->ops->prune(sp, before_ms, max);
+	if (spool_write_end(sp, n < 0 ? -1 : 0) == -1)
+		return (-1);
+	return (n);
+}
+
+const char *
+spool_dstate_name(enum spool_dstate state)
+{
+	if ((unsigned)state >= sizeof(spool_dstate_names) /
+	    sizeof(spool_dstate_names[0]))
+		return ("unknown");
+	return (spool_dstate_names[state]);
+}
