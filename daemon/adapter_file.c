@@ -121,11 +121,15 @@ file_args_free(void *p)
 	free(args);
 }
 
+/*
+ * O_NONBLOCK changes nothing for a regular file; it keeps a FIFO without a
+ * reader from hanging the daemon in open(2).
+ */
 static int
 file_open(const char *path)
 {
-	return (open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-	    FILE_MODE));
+	return (open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NONBLOCK, FILE_MODE));
 }
 
 static int

@@ -248,7 +248,7 @@ zmq_pub_start(struct channel *ch, char *err, size_t errlen)
 	return (0);
 }
 
-/* Bind every endpoint, logging the one actually bound (for "tcp://*:*"). */
+/* Bind every endpoint, logging each as bound (a wildcard port resolved). */
 static int
 zmq_pub_bind(struct channel *ch, void *sock, char *err, size_t errlen)
 {

@@ -301,10 +301,11 @@ ingress_recv(struct ingress_sock *s, struct ingress_msg *m)
 		}
 		if (have) {
 			/* The previous "last" frame was a routing frame. */
-			if (m->nroute < INGRESS_ROUTE_FRAMES && s->is_router)
+			if (m->nroute < INGRESS_ROUTE_FRAMES && s->is_router) {
+				zmq_msg_init(&m->route[m->nroute]);
 				zmq_msg_move(&m->route[m->nroute++],
 				    &m->payload);
-			else
+			} else
 				m->extra_frames++;
 		}
 		zmq_msg_close(&m->payload);

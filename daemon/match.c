@@ -181,6 +181,7 @@ glob_list_add(struct glob_list *list, const config_setting_t *s,
 	return (0);
 }
 
+/* A glob or a list of globs; an empty list is refused. */
 int
 glob_list_compile(struct glob_list *list, const config_setting_t *s,
     struct config_errors *errs)
@@ -474,6 +475,7 @@ match_key(struct match *m, const config_setting_t *s, int allow_class,
 	return (-1);
 }
 
+/* Compile a match group; on error nothing is left allocated. */
 int
 match_compile(struct match *m, const config_setting_t *s, int allow_class,
     struct config_errors *errs)

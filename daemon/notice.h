@@ -58,7 +58,8 @@ struct notice_tag {
 struct notice {
 	char			 id[SB_ID_MAX + 1];
 	int			 id_assigned;	/* broker made the id */
-	char			*source;
+	char			*source;	/* NULL only when read back
+						   anonymous from the spool */
 	char			**audience;	/* "kind:name" or "public" */
 	size_t			 naudience;
 	char			*subject;

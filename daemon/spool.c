@@ -4,11 +4,13 @@
  * whether the pass's transaction is open, whether a write of it failed, and
  * the counters.
  *
- * The rule a caller relies on: once any write of a pass fails, that pass's
- * transaction is rolled back at once, every later write of the pass fails
- * too, and spool_commit() fails. So a notice whose spool_add_notice()
- * returned 0 is durable exactly when the pass's spool_commit() returns 0; no
- * write can vanish behind a successful commit. The next pass starts clean.
+ * The rule a caller relies on: a failed write rolls back everything written
+ * since the last commit. If that was anything, every later write fails too
+ * and so does the next spool_commit(), which starts the next pass clean. So
+ * a notice whose spool_add_notice() returned 0 is durable exactly when the
+ * following spool_commit() returns 0: no write can vanish behind a
+ * successful commit. A failed first write loses nothing and poisons nothing,
+ * so a caller that skips the commit when it kept nothing is not stuck.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,20 +86,22 @@ spool_write_begin(struct spool *sp)
 }
 
 /*
- * After a write: on failure, roll the whole transaction back now (the
- * backend may already have lost it) and remember it, so that the pass's
- * commit fails. in_txn stays set: the pass must still end with
- * spool_commit() or spool_rollback().
+ * After a write: on failure, roll the transaction back now (the backend
+ * may already have lost it). When earlier writes went with it, remember,
+ * so that the commit that would have kept them fails; in_txn stays set
+ * until that spool_commit() or spool_rollback().
  */
 static int
 spool_write_end(struct spool *sp, int rv)
 {
-	sp->in_txn = 1;
-	if (rv == 0)
+	if (rv == 0) {
+		sp->in_txn = 1;
 		return (0);
+	}
 	sp->ops->rollback(sp);
-	sp->txn_failed = 1;
 	sp->failures++;
+	if (sp->in_txn)
+		sp->txn_failed = 1;
 	return (-1);
 }
 
@@ -144,7 +148,7 @@ spool_commit(struct spool *sp)
 	sp->in_txn = 0;
 	sp->txn_failed = 0;
 	if (failed)
-		return (-1);	/* counted when the write failed */
+		return (-1);	/* counted when the write failed; error kept */
 	if (sp->ops->commit(sp) == -1) {
 		sp->failures++;
 		return (-1);

@@ -7,7 +7,9 @@
  * Writes are grouped: every write opens the pass's transaction if none is
  * open, and spool_commit() ends it. The daemon commits once per pass of the
  * event loop, before the replies of the notices accepted in that pass go out
- * (group commit).
+ * (group commit). A failed write rolls back all written since the last
+ * commit; if that was anything, later writes and the next spool_commit()
+ * fail too (txn_failed), so that no reply says "ok" for a notice not kept.
  */
 #ifndef SPOOL_H
 #define SPOOL_H

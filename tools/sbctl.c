@@ -29,7 +29,7 @@
 #include "sb_protocol.h"
 
 #ifndef SB_VERSION
-#define SB_VERSION		"0.1"
+#define SB_VERSION		"0.1.0"	/* as daemon/main.c */
 #endif
 
 /* Exit codes: documented in docs/sbctl.md. */
@@ -80,9 +80,10 @@ static int	cmd_help(const struct sbctl_cmd *, int, char **);
 
 static const struct sbctl_cmd *sbctl_find(const char *);
 static void	sbctl_usage(FILE *);
+static int	sbctl_command_help(const struct sbctl_cmd *);
 static int	sbctl_usage_error(const struct sbctl_cmd *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
-static int	sbctl_bad_option(const struct sbctl_cmd *, int, char **);
+static int	sbctl_bad_option(const struct sbctl_cmd *, int, int, char **);
 static void	sbctl_peer_init(struct sbctl_peer *);
 static int	sbctl_peer_option(const struct sbctl_cmd *,
 		    struct sbctl_peer *, int, const char *);
@@ -112,29 +113,38 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 	  "\t[--subject S] [--body B] [--priority P] [--goal G] [--class C]\n"
 	  "\t[--respond-within DUR] [--tag KEY=VALUE]... [--id ID]"
 	  " [--anonymous] [-]",
-	  "send a notice built from the flags, or read from stdin" },
+	  "send a notice built from the flags, or read from stdin",
+	  cmd_publish },
 	{ "ping", "[-e ENDPOINT] [--timeout DUR]",
-	  "ask the daemon whether it answers" },
+	  "ask the daemon whether it answers", cmd_ping },
 	{ "route", "[-c FILE] [--json]",
-	  "dry run: the class and channels of a notice read from stdin" },
+	  "dry run: the class and channels of a notice read from stdin",
+	  cmd_route },
 	{ "check", "[-c FILE]",
-	  "validate a config file, as switchboardd -t does" },
-	{ "help", "[COMMAND]", "show this help, or one command's" },
+	  "validate a config file, as switchboardd -t does", cmd_check },
+	{ "help", "[COMMAND]", "show this help, or one command's",
+	  cmd_help },
 };
 #define SBCTL_NCMDS	(sizeof(sbctl_cmds) / sizeof(sbctl_cmds[0]))
 
 /* Options every daemon-facing command takes. */
+/*
+ * Long options without a short form have codes above 127, so that a bad one
+ * is told apart from a bad short option (sbctl_bad_option).
+ */
 #define SBCTL_OPT_TIMEOUT	0x100
+#define SBCTL_OPT_HELP		0x101
+#define SBCTL_OPT_JSON		0x102
 #define SBCTL_PEER_OPTIONS \
 	{ "endpoint", required_argument, NULL, 'e' }, \
 	{ "timeout", required_argument, NULL, SBCTL_OPT_TIMEOUT }, \
-	{ "help", no_argument, NULL, 'h' }
+	{ "help", no_argument, NULL, SBCTL_OPT_HELP }
 
 int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -147,14 +157,15 @@ main(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
 		switch (ch) {
 		case 'h':
+		case SBCTL_OPT_HELP:
 			sbctl_usage(stdout);
 			return (SBCTL_EXIT_OK);
 		case 'V':
-			printf("sbctl %s (wire protocol v%d)\n", SB_VERSION,
+			printf("sbctl %s (protocol v%d)\n", SB_VERSION,
 			    SB_PROTOCOL_VERSION);
 			return (SBCTL_EXIT_OK);
 		default:
-			return (sbctl_bad_option(NULL, argc, argv));
+			return (sbctl_bad_option(NULL, ch, argc, argv));
 		}
 	}
 	if (optind >= argc)
@@ -212,23 +223,25 @@ sbctl_usage_error(const struct sbctl_cmd *cmd, const char *fmt, ...)
 
 /*
  * getopt_long returned '?' or ':' (opterr is off so that the message is
- * ours). argv[optind - 1] is the word it was looking at.
+ * ours). A short option is named by optopt; a long one (whose codes are all
+ * above 127) by the word getopt just passed.
  */
 static int
-sbctl_bad_option(const struct sbctl_cmd *cmd, int argc, char **argv)
+sbctl_bad_option(const struct sbctl_cmd *cmd, int ch, int argc, char **argv)
 {
-	const char *word = optind - 1 < argc ? argv[optind - 1] : "";
+	const char *word = optind > 0 && optind - 1 < argc ?
+	    argv[optind - 1] : "";
 
-	if (optopt != 0 && strchr("ech", optopt) != NULL &&
-	    strcmp(word, "-h") != 0)
-		return (sbctl_usage_error(cmd, "option -%c needs a value",
+	if (ch == ':')
+		return (sbctl_usage_error(cmd, "option '%s' needs a value",
+		    word));
+	if (optopt > 0 && optopt < 128)
+		return (sbctl_usage_error(cmd, "unknown option '-%c'",
 		    optopt));
-	if (optopt != 0 && (word[0] != '-' || word[1] == '-'))
-		return (sbctl_usage_error(cmd, "unknown option -%c", optopt));
-	if (optopt != 0 && word[1] != '-')
-		return (sbctl_usage_error(cmd, "unknown option -%c", optopt));
-	return (sbctl_usage_error(cmd, "unknown option, or one missing its "
-	    "value: '%s'", word));
+	if (strchr(word, '=') != NULL)
+		return (sbctl_usage_error(cmd, "'%s': unknown option, or one "
+		    "that takes no value", word));
+	return (sbctl_usage_error(cmd, "unknown option '%s'", word));
 }
 
 static void
@@ -284,7 +297,8 @@ sbctl_read(FILE *f, size_t max, size_t *len, char *err, size_t errlen)
 	size_t size = 0, n = 0, got;
 
 	for (;;) {
-		if (n == size) {
+		/* Room for at least one byte and the NUL. */
+		if (size - n < 2) {
 			size = size == 0 ? 4096 : size * 2;
 			if (size > max + 2)
 				size = max + 2;
@@ -549,6 +563,8 @@ sbctl_reply_judge(const char *reply)
 	}
 	code = yajl_tree_get(tree, code_path, yajl_t_string);
 	field = yajl_tree_get(tree, field_path, yajl_t_string);
+	if (field != NULL && *YAJL_GET_STRING(field) == '\0')
+		field = NULL;
 	msg = yajl_tree_get(tree, msg_path, yajl_t_string);
 	fprintf(stderr, "sbctl: refused: %s%s%s%s: %s\n",
 	    code != NULL ? YAJL_GET_STRING(code) : "(no code)",
@@ -611,13 +627,12 @@ cmd_publish(const struct sbctl_cmd *cmd, int argc, char **argv)
 	memset(&sn, 0, sizeof(sn));
 	sbctl_peer_init(&peer);
 	while ((ch = getopt_long(argc, argv, ":e:h", opts, NULL)) != -1) {
-		if (ch == 'h') {
-			rc = cmd_help(NULL, 2, (char *[]){ "help",
-			    (char *)cmd->name, NULL });
+		if (ch == 'h' || ch == SBCTL_OPT_HELP) {
+			rc = sbctl_command_help(cmd);
 			goto out;
 		}
 		if (ch == '?' || ch == ':') {
-			rc = sbctl_bad_option(cmd, argc, argv);
+			rc = sbctl_bad_option(cmd, ch, argc, argv);
 			goto out;
 		}
 		if ((rc = sbctl_peer_option(cmd, &peer, ch, optarg)) != 1) {
@@ -700,11 +715,10 @@ cmd_ping(const struct sbctl_cmd *cmd, int argc, char **argv)
 
 	sbctl_peer_init(&peer);
 	while ((ch = getopt_long(argc, argv, ":e:h", opts, NULL)) != -1) {
-		if (ch == 'h')
-			return (cmd_help(NULL, 2, (char *[]){ "help",
-			    (char *)cmd->name, NULL }));
+		if (ch == 'h' || ch == SBCTL_OPT_HELP)
+			return (sbctl_command_help(cmd));
 		if (ch == '?' || ch == ':')
-			return (sbctl_bad_option(cmd, argc, argv));
+			return (sbctl_bad_option(cmd, ch, argc, argv));
 		if ((rc = sbctl_peer_option(cmd, &peer, ch, optarg)) != 0)
 			return (rc);
 	}
@@ -812,8 +826,8 @@ cmd_route(const struct sbctl_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "json", no_argument, NULL, SBCTL_OPT_JSON },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct envelope env;
@@ -831,14 +845,14 @@ cmd_route(const struct sbctl_cmd *cmd, int argc, char **argv)
 		case 'c':
 			path = optarg;
 			break;
-		case 'j':
+		case SBCTL_OPT_JSON:
 			json = 1;
 			break;
 		case 'h':
-			return (cmd_help(NULL, 2, (char *[]){ "help",
-			    (char *)cmd->name, NULL }));
+		case SBCTL_OPT_HELP:
+			return (sbctl_command_help(cmd));
 		default:
-			return (sbctl_bad_option(cmd, argc, argv));
+			return (sbctl_bad_option(cmd, ch, argc, argv));
 		}
 	}
 	if (optind < argc)
@@ -893,7 +907,7 @@ cmd_check(const struct sbctl_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct config *cf;
@@ -906,10 +920,10 @@ cmd_check(const struct sbctl_cmd *cmd, int argc, char **argv)
 			path = optarg;
 			break;
 		case 'h':
-			return (cmd_help(NULL, 2, (char *[]){ "help",
-			    (char *)cmd->name, NULL }));
+		case SBCTL_OPT_HELP:
+			return (sbctl_command_help(cmd));
 		default:
-			return (sbctl_bad_option(cmd, argc, argv));
+			return (sbctl_bad_option(cmd, ch, argc, argv));
 		}
 	}
 	if (optind < argc)
@@ -937,6 +951,12 @@ cmd_help(const struct sbctl_cmd *self, int argc, char **argv)
 	if ((cmd = sbctl_find(argv[1])) == NULL)
 		return (sbctl_usage_error(self, "unknown command '%s'",
 		    argv[1]));
+	return (sbctl_command_help(cmd));
+}
+
+static int
+sbctl_command_help(const struct sbctl_cmd *cmd)
+{
 	printf("usage: sbctl %s %s\n  %s\n", cmd->name, cmd->args,
 	    cmd->summary);
 	return (SBCTL_EXIT_OK);

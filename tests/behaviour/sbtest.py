@@ -33,7 +33,7 @@ ASAN = BUILD.rstrip("/").endswith("asan")
 START_TIMEOUT = 30.0  # until the first ping answers
 STOP_TIMEOUT = 30.0  # from SIGTERM to exit
 REPLY_TIMEOUT = 30.0  # one reply to one request
-WAIT_TIMEOUT = 120.0  # a delivery to show up
+WAIT_TIMEOUT = 60.0  # a delivery to show up
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "LeakSanitizer")
@@ -63,7 +63,7 @@ def clist(items):
 
 def make_dir():
     """A short private directory: ipc:// paths must fit in sun_path."""
-    return tempfile.mkdtemp(prefix="sb-", dir="/tmp")
+    return tempfile.mkdtemp(prefix="sb-%d-" % os.getpid(), dir="/tmp")
 
 
 def make_config(tmpdir, channels, routes, classify_rules="",
@@ -282,7 +282,9 @@ def outcomes(log_text, channel, notice_id=None):
         o = _kv(line, "outcome")
         if o is None:
             continue
-        if notice_id is not None and _kv(line, "id") != notice_id:
+        # id= may be the notice's or its delivery's ("NOTICE/CHANNEL").
+        if notice_id is not None and \
+                (_kv(line, "id") or "").split("/")[0] != notice_id:
             continue
         out.append(o)
     return out
@@ -436,3 +438,29 @@ class DaemonPool:
                 shutil.rmtree(t, ignore_errors=True)
         if first is not None:
             raise first
+
+
+def send_all(client, notices, window=500, timeout=REPLY_TIMEOUT):
+    """Publish every notice (each with an id) keeping at most window
+    requests in flight; return {id: reply}. Asserts that every request
+    gets exactly one reply and that no reply names an unknown id."""
+    replies = {}
+    outstanding = set()
+    queue = list(notices)
+    queue.reverse()
+    while queue or outstanding:
+        while queue and len(outstanding) < window:
+            n = queue.pop()
+            assert n["id"] not in outstanding and n["id"] not in replies, \
+                "test bug: id %s sent twice" % n["id"]
+            client.send(n)
+            outstanding.add(n["id"])
+        reply = client.recv(timeout)
+        rid = reply.get("id")
+        assert rid in outstanding, \
+            "reply for an id not in flight (%r): %r" % (rid, reply)
+        outstanding.discard(rid)
+        replies[rid] = reply
+    assert not client.pending(0), "a reply too many: %r" % \
+        (client.recv(),)
+    return replies
