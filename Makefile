@@ -43,7 +43,7 @@ all: $(BUILD)/switchboardd $(TOOLS)
 deps:
 	@tools/install-deps
 
-$(BUILD)/%.o: %.c $(wildcard daemon/*.h include/*.h) | $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit
+$(BUILD)/%.o: %.c $(wildcard daemon/*.h include/*.h tests/unit/*.h) | $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit
 	$(CC) $(SB_CFLAGS) -c -o $@ $<
 
 $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit:

@@ -884,8 +884,10 @@ exec_write_pipe(int fd, const void *buf, size_t len)
 	return (n);
 }
 
-/* Feed the payload as the pipe takes it; a child that never reads costs
- * nothing but its timeout, one that closes stdin early just ends it. */
+/*
+ * Feed the payload as the pipe takes it: a child that never reads costs
+ * nothing but its timeout, one that closes stdin early just ends it.
+ */
 static void
 exec_stdin_cb(evutil_socket_t fd, short what, void *arg)
 {
