@@ -167,6 +167,8 @@ main_start(const char *path, int foreground, int verbose)
 	if (spool_load_pending(sbd.spool, main_restore_cb, NULL) == -1)
 		fatalx("spool: cannot read pending notices: %s",
 		    sbd.spool->error);
+	if (spool_commit(sbd.spool) == -1)
+		fatalx("spool: %s", sbd.spool->error);
 	accept_init(sbd.conf, sbd.spool);
 	sbd.ingress = ingress_new(sbd.base, sbd.zctx, sbd.conf, accept_batch,
 	    NULL, err, sizeof(err));

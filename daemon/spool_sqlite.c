@@ -9,12 +9,16 @@
  * write within the short busy timeout, never in the middle of a pass and
  * never by a deferred read lock that cannot be upgraded.
  */
+#include <sys/file.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -28,6 +32,8 @@
 #define SPOOL_SQLITE_BUSY_MS	20
 /* At open the loop is not running yet: wait out a checkpoint by a reader. */
 #define SPOOL_SQLITE_OPEN_BUSY_MS 2000
+/* A new spool holds notices: the daemon's group may read it for reports. */
+#define SPOOL_SQLITE_MODE	0640
 /* The WAL is truncated back to this size after a checkpoint. */
 #define SPOOL_SQLITE_WAL_LIMIT	(64 * 1024 * 1024)
 
@@ -147,6 +153,7 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 struct spool_sqlite {
 	sqlite3		*db;
 	char		*path;
+	int		 lockfd;	/* flock'd: one daemon a spool */
 	sqlite3_stmt	*stmt[STMT_COUNT];
 };
 
@@ -176,6 +183,7 @@ static int	spool_sqlite_load_pending(struct spool *,
 		    int (*)(const struct spool_pending *, void *), void *);
 static int	spool_sqlite_prune(struct spool *, int64_t, int);
 
+static int	spool_sqlite_lock(struct spool_sqlite *, char *, size_t);
 static int	spool_sqlite_connect(struct spool_sqlite *, char *, size_t);
 static int	spool_sqlite_inspect(struct spool_sqlite *, int *, char *,
 		    size_t);
@@ -242,8 +250,10 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 		snprintf(err, errlen, "spool %s: out of memory", path);
 		return (-1);
 	}
+	ss->lockfd = -1;
 	sp->backend = ss;
-	if (spool_sqlite_connect(ss, err, errlen) == -1 ||
+	if (spool_sqlite_lock(ss, err, errlen) == -1 ||
+	    spool_sqlite_connect(ss, err, errlen) == -1 ||
 	    spool_sqlite_inspect(ss, &version, err, errlen) == -1 ||
 	    spool_sqlite_configure(ss, sync, err, errlen) == -1 ||
 	    spool_sqlite_migrate(ss, version, err, errlen) == -1 ||
@@ -254,6 +264,38 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 	sqlite3_busy_timeout(ss->db, SPOOL_SQLITE_BUSY_MS);
 	log_debug("spool path=%s schema=%d sync=%s", path,
 	    SPOOL_SQLITE_VERSION, sync == SPOOL_SYNC_OFF ? "off" : "normal");
+	return (0);
+}
+
+/*
+ * Two daemons on one spool would both restore and deliver its pending
+ * notices. SQLite's own locks cover transactions, not ownership, so the
+ * daemon holds an flock(2) on the file for as long as the spool is open;
+ * readers (reports) never take it. The descriptor is closed only after
+ * SQLite is: closing any descriptor of the file drops the process's POSIX
+ * locks, which are SQLite's.
+ */
+static int
+spool_sqlite_lock(struct spool_sqlite *ss, char *err, size_t errlen)
+{
+	ss->lockfd = open(ss->path, O_RDWR | O_CREAT | O_CLOEXEC,
+	    SPOOL_SQLITE_MODE);
+	if (ss->lockfd == -1) {
+		snprintf(err, errlen, "cannot open spool %s: %s; check that "
+		    "its directory exists and that the daemon's user may "
+		    "write there", ss->path, strerror(errno));
+		return (-1);
+	}
+	if (flock(ss->lockfd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EWOULDBLOCK)
+			snprintf(err, errlen, "spool %s is in use by another "
+			    "process (another switchboardd with the same "
+			    "spool.path?)", ss->path);
+		else
+			snprintf(err, errlen, "cannot lock spool %s: %s",
+			    ss->path, strerror(errno));
+		return (-1);
+	}
 	return (0);
 }
 
@@ -590,6 +632,8 @@ spool_sqlite_close(struct spool *sp)
 	if (ss->db != NULL && sqlite3_close(ss->db) != SQLITE_OK)
 		log_warnx("spool close path=%s failed: %s", ss->path,
 		    sqlite3_errmsg(ss->db));
+	if (ss->lockfd != -1)
+		close(ss->lockfd);
 	free(ss->path);
 	free(ss);
 	sp->backend = NULL;

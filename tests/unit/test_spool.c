@@ -486,7 +486,8 @@ test_update_lifecycle(void **state)
 	sql_text(fx->path, "SELECT state, attempts, last_error, created_ms, "
 	    "updated_ms, delivered_ms, position FROM deliveries WHERE id = "
 	    "'n-1/mail'", row, sizeof(row));
-	assert_string_equal(row, "delivered|2|connect timeout|1000|3000|3000|0");
+	assert_string_equal(row,
+	    "delivered|2|connect timeout|1000|3000|3000|0");
 	sql_text(fx->path, "SELECT state, attempts, last_error, updated_ms, "
 	    "delivered_ms, position FROM deliveries WHERE id = 'n-1/chat'",
 	    row, sizeof(row));
@@ -1042,6 +1043,34 @@ test_locked_spool(void **state)
 	spool_close(sp);
 }
 
+/*
+ * One daemon a spool: a second open is refused until the first closes.
+ * (Refusing it closes a descriptor of the file, which drops this
+ * process's POSIX locks, SQLite's; harmless here, where the first spool
+ * is only closed after, and impossible in the daemon, which opens one.)
+ */
+static void
+test_in_use(void **state)
+{
+	struct fixture *fx = *state;
+	struct spool *sp, *again;
+	struct stat sb;
+	char err[512];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(stat(fx->path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0077 & ~0040, 0);	/* 0640 or less */
+	again = spool_open("sqlite", fx->path, SPOOL_SYNC_NORMAL, err,
+	    sizeof(err));
+	assert_null(again);
+	print_message("refused: %s\n", err);
+	assert_non_null(strstr(err, "is in use by another process"));
+	assert_non_null(strstr(err, fx->path));
+	spool_close(sp);
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	spool_close(sp);
+}
+
 static void
 test_unopenable_path(void **state)
 {
@@ -1094,6 +1123,7 @@ main(void)
 		T(test_commit_failure_then_recovery),
 		T(test_write_failure_mid_pass),
 		T(test_locked_spool),
+		T(test_in_use),
 		T(test_unopenable_path),
 		cmocka_unit_test(test_dstate_names),
 	};
