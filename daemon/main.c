@@ -28,10 +28,6 @@
 #include "sb_protocol.h"
 #include "spool.h"
 
-#ifndef SB_VERSION
-#define SB_VERSION	"0.1.0"
-#endif
-
 /* How often the drain at shutdown looks at the queues. */
 #define MAIN_DRAIN_POLL_MS	20
 /* Retention pruning: rows a run, and how often. */
@@ -44,7 +40,7 @@ static struct {
 	struct config		*conf;
 	struct spool		*spool;
 	struct ingress		*ingress;
-	struct event		*sigs[4];
+	struct event		*sigs[5];
 	struct event		*drain;
 	struct event		*prune;
 	int64_t			 drain_until;
@@ -133,7 +129,13 @@ main_check(const char *path)
 static void
 main_start(const char *path, int foreground, int verbose)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE };
+	/*
+	 * SIGPIPE and SIGXFSZ are caught (and ignored) so that a closed pipe
+	 * or a file size limit fails the write with EPIPE/EFBIG instead of
+	 * killing the daemon.
+	 */
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP, SIGPIPE,
+	    SIGXFSZ };
 	struct config_errors errs = { .n = 0 };
 	char err[512];
 	size_t i;
@@ -225,7 +227,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 			main_stop();
 		break;
 	default:
-		break;	/* SIGPIPE: a write fails with EPIPE instead */
+		break;	/* SIGPIPE, SIGXFSZ: the write fails instead */
 	}
 }
 

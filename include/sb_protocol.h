@@ -5,6 +5,7 @@
 #ifndef SB_PROTOCOL_H
 #define SB_PROTOCOL_H
 
+#define SB_VERSION		"0.1.0"
 #define SB_PROTOCOL_VERSION	1
 
 #define SB_DEFAULT_CONFIG	"conf/switchboard.conf"

@@ -28,10 +28,6 @@
 #include "route.h"
 #include "sb_protocol.h"
 
-#ifndef SB_VERSION
-#define SB_VERSION		"0.1.0"	/* as daemon/main.c */
-#endif
-
 /* Exit codes: documented in docs/sbctl.md. */
 #define SBCTL_EXIT_OK		0	/* done; the daemon said ok */
 #define SBCTL_EXIT_FAIL		1	/* refused: error reply, bad notice */
@@ -88,6 +84,8 @@ static void	sbctl_peer_init(struct sbctl_peer *);
 static int	sbctl_peer_option(const struct sbctl_cmd *,
 		    struct sbctl_peer *, int, const char *);
 static int	sbctl_list_add(const char ***, size_t *, const char *);
+static int	sbctl_notice_flag(struct sbctl_notice *, int, const char *);
+static char	*sbctl_publish_stdin(size_t *, char *, size_t);
 static char	*sbctl_read(FILE *, size_t, size_t *, char *, size_t);
 static char	*sbctl_notice_json(const struct sbctl_notice *, size_t *,
 		    char *, size_t);
@@ -109,10 +107,10 @@ static int	sbctl_route_refuse(const struct envelope_error *, int);
 
 static const struct sbctl_cmd sbctl_cmds[] = {
 	{ "publish",
-	  "[-e ENDPOINT] [--timeout DUR] [--source S] [--audience A]...\n"
-	  "\t[--subject S] [--body B] [--priority P] [--goal G] [--class C]\n"
-	  "\t[--respond-within DUR] [--tag KEY=VALUE]... [--id ID]"
-	  " [--anonymous] [-]",
+	  "[-e ENDPOINT] [--timeout DUR] [--source S]\n"
+	  "\t[--audience A]... [--subject S] [--body B] [--priority P]\n"
+	  "\t[--goal G] [--class C] [--respond-within DUR]\n"
+	  "\t[--tag KEY=VALUE]... [--id ID] [--anonymous] [-]",
 	  "send a notice built from the flags, or read from stdin",
 	  cmd_publish },
 	{ "ping", "[-e ENDPOINT] [--timeout DUR]",
@@ -127,7 +125,6 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 };
 #define SBCTL_NCMDS	(sizeof(sbctl_cmds) / sizeof(sbctl_cmds[0]))
 
-/* Options every daemon-facing command takes. */
 /*
  * Long options without a short form have codes above 127, so that a bad one
  * is told apart from a bad short option (sbctl_bad_option).
@@ -135,10 +132,16 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 #define SBCTL_OPT_TIMEOUT	0x100
 #define SBCTL_OPT_HELP		0x101
 #define SBCTL_OPT_JSON		0x102
+/* Options every daemon-facing command takes. */
 #define SBCTL_PEER_OPTIONS \
 	{ "endpoint", required_argument, NULL, 'e' }, \
 	{ "timeout", required_argument, NULL, SBCTL_OPT_TIMEOUT }, \
 	{ "help", no_argument, NULL, SBCTL_OPT_HELP }
+/* publish's notice flags. */
+enum sbctl_notice_flag {
+	O_SOURCE = 0x200, O_AUDIENCE, O_SUBJECT, O_BODY, O_PRIORITY, O_GOAL,
+	O_CLASS, O_RESPOND, O_TAG, O_ID, O_ANON
+};
 
 int
 main(int argc, char **argv)
@@ -597,12 +600,74 @@ sbctl_exchange(const struct sbctl_peer *peer, const char *req, size_t len)
 	return (rc);
 }
 
+/* Record one notice flag; -1 when out of memory. */
+static int
+sbctl_notice_flag(struct sbctl_notice *sn, int ch, const char *arg)
+{
+	sn->given = 1;
+	switch (ch) {
+	case O_SOURCE:
+		sn->source = arg;
+		break;
+	case O_AUDIENCE:
+		return (sbctl_list_add(&sn->audience, &sn->naudience, arg));
+	case O_SUBJECT:
+		sn->subject = arg;
+		break;
+	case O_BODY:
+		sn->body = arg;
+		break;
+	case O_PRIORITY:
+		sn->priority = arg;
+		break;
+	case O_GOAL:
+		sn->goal = arg;
+		break;
+	case O_CLASS:
+		sn->class = arg;
+		break;
+	case O_RESPOND:
+		sn->respond_within = arg;
+		break;
+	case O_TAG:
+		return (sbctl_list_add(&sn->tags, &sn->ntags, arg));
+	case O_ID:
+		sn->id = arg;
+		break;
+	case O_ANON:
+		sn->anonymous = 1;
+		break;
+	}
+	return (0);
+}
+
+/* The request as written on stdin, byte for byte: the daemon judges it. */
+static char *
+sbctl_publish_stdin(size_t *len, char *err, size_t errlen)
+{
+	char readerr[128], *req;
+
+	if (isatty(STDIN_FILENO))
+		fprintf(stderr, "sbctl: no notice flags: reading a JSON notice "
+		    "from stdin (end with ^D)\n");
+	if ((req = sbctl_read(stdin, SBCTL_INPUT_MAX, len, readerr,
+	    sizeof(readerr))) == NULL) {
+		snprintf(err, errlen, "stdin: %s", readerr);
+		return (NULL);
+	}
+	if (*len > SBCTL_INPUT_MAX) {
+		snprintf(err, errlen, "stdin: more than %d bytes",
+		    SBCTL_INPUT_MAX);
+		free(req);
+		return (NULL);
+	}
+	return (req);
+}
+
 /* publish: a notice from the flags, or from stdin when none is given. */
 static int
 cmd_publish(const struct sbctl_cmd *cmd, int argc, char **argv)
 {
-	enum { O_SOURCE = 0x200, O_AUDIENCE, O_SUBJECT, O_BODY, O_PRIORITY,
-	    O_GOAL, O_CLASS, O_RESPOND, O_TAG, O_ID, O_ANON };
 	static const struct option opts[] = {
 		SBCTL_PEER_OPTIONS,
 		{ "source", required_argument, NULL, O_SOURCE },
@@ -640,26 +705,7 @@ cmd_publish(const struct sbctl_cmd *cmd, int argc, char **argv)
 				goto out;
 			continue;
 		}
-		sn.given = 1;
-		switch (ch) {
-		case O_SOURCE:		sn.source = optarg; break;
-		case O_SUBJECT:		sn.subject = optarg; break;
-		case O_BODY:		sn.body = optarg; break;
-		case O_PRIORITY:	sn.priority = optarg; break;
-		case O_GOAL:		sn.goal = optarg; break;
-		case O_CLASS:		sn.class = optarg; break;
-		case O_RESPOND:		sn.respond_within = optarg; break;
-		case O_ID:		sn.id = optarg; break;
-		case O_ANON:		sn.anonymous = 1; break;
-		case O_AUDIENCE:
-			rc = sbctl_list_add(&sn.audience, &sn.naudience,
-			    optarg);
-			break;
-		case O_TAG:
-			rc = sbctl_list_add(&sn.tags, &sn.ntags, optarg);
-			break;
-		}
-		if (rc == -1) {
+		if (sbctl_notice_flag(&sn, ch, optarg) != 0) {
 			fprintf(stderr, "sbctl: out of memory\n");
 			rc = SBCTL_EXIT_USAGE;
 			goto out;
@@ -669,7 +715,7 @@ cmd_publish(const struct sbctl_cmd *cmd, int argc, char **argv)
 	argv += optind;
 	if (argc > 1 || (argc == 1 && strcmp(argv[0], "-") != 0)) {
 		rc = sbctl_usage_error(cmd, "unexpected argument '%s'",
-		    argv[argc == 1 ? 0 : 1]);
+		    argv[strcmp(argv[0], "-") == 0 ? 1 : 0]);
 		goto out;
 	}
 	if (argc == 1 && sn.given) {
@@ -679,17 +725,9 @@ cmd_publish(const struct sbctl_cmd *cmd, int argc, char **argv)
 	}
 	if (sn.given)
 		req = sbctl_notice_json(&sn, &len, err, sizeof(err));
-	else {
-		if (isatty(STDIN_FILENO))
-			fprintf(stderr, "sbctl: no notice flags: reading a "
-			    "JSON notice from stdin (end with ^D)\n");
-		req = sbctl_read(stdin, SBCTL_INPUT_MAX, &len, err,
-		    sizeof(err));
-		if (req != NULL && len > SBCTL_INPUT_MAX)
-			snprintf(err, sizeof(err), "stdin: more than %d bytes",
-			    SBCTL_INPUT_MAX);
-	}
-	if (req == NULL || len > SBCTL_INPUT_MAX) {
+	else
+		req = sbctl_publish_stdin(&len, err, sizeof(err));
+	if (req == NULL) {
 		rc = sbctl_usage_error(cmd, "%s", err);
 		goto out;
 	}

@@ -515,9 +515,32 @@ def test_check_missing_file(tmp_path):
 
 
 def test_check_default_config_shipped():
-    """conf/switchboard.conf, the newcomer's config, must check clean."""
-    if not os.path.exists(os.path.join(ROOT, "conf", "switchboard.conf")):
-        pytest.skip("conf/switchboard.conf not written yet")
+    """conf/switchboard.conf, the newcomer's config, checks clean (and is
+    sbctl's default)."""
     r = sbctl("check")
     assert r.returncode == OK, r.stderr
     assert r.stdout == "conf/switchboard.conf: ok\n"
+
+
+@pytest.mark.parametrize("n,out", [
+    ({"source": "it", "audience": ["dept:ops"], "subject": "Disk full?",
+      "respond_within": "30m"},
+     "class: interactive\nchannels: incident-hook, staff-bulletin\n"),
+    ({"source": "billing", "audience": ["customer:*"],
+      "subject": "Invoices for May are out"},
+     "class: batch\nchannels: customer-feed\n"),
+])
+def test_route_readme_tour(n, out):
+    """The dry runs the README shows, on the default config."""
+    r = sbctl("route", "-c", "conf/switchboard.conf", stdin=json.dumps(n))
+    assert r.returncode == OK, r.stderr
+    assert r.stdout == out
+
+
+def test_route_readme_tour_no_route():
+    n = {"source": "it", "audience": ["dept:ops", "customer:acme"],
+         "subject": "Outage", "priority": "urgent"}
+    r = sbctl("route", "-c", "conf/switchboard.conf", stdin=json.dumps(n))
+    assert r.returncode == REFUSED
+    assert r.stderr.startswith("sbctl: refused: no_route: ")
+    assert "customer:acme not allowed" in r.stderr

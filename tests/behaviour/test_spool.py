@@ -1,0 +1,777 @@
+"""The durable spool (SPEC §2.3, §7; docs/spool.md): an "ok" survives kill -9,
+an id is accepted once, failed deliveries are retried with backoff, handed
+to fallbacks or recorded dead, a spool that cannot be written refuses
+notices instead of losing them, a corrupt one stops the start, and a
+restart puts pending deliveries back on their channels.
+
+Every daemon here runs for real in its own directory; the spool is read
+back with Python's sqlite3 module, read-only, as a report would.
+"""
+
+import collections
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import threading
+import time
+
+import zmq
+
+import sbtest
+from sbtest import (ASAN, START_TIMEOUT, check_error, check_ok, clist, ids_in,
+                    notice, outcomes, read_jsonl, wait_until)
+
+ALL = '{ name = "all"; match = { source = "*"; }; channels = [ "feed" ]; }'
+
+
+# --- helpers -----------------------------------------------------------------
+
+class _LogPump:
+    """Copies the daemon's stderr from a pipe into its log file.
+
+    Used when the daemon's file-size limit is lowered: a log *file* would
+    hit the limit too, and the log is what the test reads."""
+
+    def __init__(self, pipe, path):
+        self.pipe = pipe
+        self.out = open(path, "ab")
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            data = self.pipe.read1(65536)
+            if not data:
+                break
+            self.out.write(data)
+            self.out.flush()
+
+    def close(self):
+        self.thread.join(10)
+        self.pipe.close()
+        self.out.close()
+
+
+class SpoolDaemon(sbtest.Daemon):
+    """A Daemon that can be killed and started again on the same config
+    and spool; the log of every run is appended to the same file."""
+
+    def __init__(self, tmpdir, config, log_pipe=False):
+        super().__init__(tmpdir, config)
+        self.log_pipe = log_pipe
+        self.runs = 0
+
+    def _spawn(self):
+        assert os.access(sbtest.DAEMON, os.X_OK), \
+            "%s not built (SB_BUILD=%s)" % (sbtest.DAEMON, sbtest.BUILD)
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        env.setdefault("UBSAN_OPTIONS",
+                       "print_stacktrace=1:halt_on_error=1")
+        self.stopped = False
+        self.returncode = None
+        self.runs += 1
+        argv = [sbtest.DAEMON, "-f", "-c", self.config] + self.args
+        if self.log_pipe:
+            self.proc = subprocess.Popen(
+                argv, cwd=self.dir, stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+            self._log = _LogPump(self.proc.stdout, self.log_path)
+        else:
+            self._log = open(self.log_path, "ab")
+            self.proc = subprocess.Popen(
+                argv, cwd=self.dir, stdin=subprocess.DEVNULL,
+                stdout=self._log, stderr=subprocess.STDOUT, env=env)
+
+    def start(self):
+        self._spawn()
+        self._wait_ping()
+        return self
+
+    def start_expect_exit(self, timeout=START_TIMEOUT):
+        """Start it when it should refuse to: returns its exit status."""
+        self._spawn()
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("switchboardd still running %.0fs after "
+                                 "start; expected it to refuse:\n%s" %
+                                 (timeout, self.log_tail())) from None
+        self._log.close()
+        self.stopped = True
+        self.returncode = rc
+        return rc
+
+    def sigkill(self):
+        """kill -9: no shutdown, no final commit."""
+        for c in self._clients:
+            c.close()
+        self._clients = []
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+        self._log.close()
+        self.stopped = True
+        self.returncode = self.proc.returncode
+
+    def log_size(self):
+        try:
+            return os.path.getsize(self.log_path)
+        except FileNotFoundError:
+            return 0
+
+    def log_since(self, offset):
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
+
+
+def prepare(sb, channels, routes, log_pipe=False, sync=None, **kw):
+    """sb.prepare() for a SpoolDaemon; sync replaces make_config's
+    spool.sync (it writes "off")."""
+    tmp = sbtest.make_dir()
+    sb.dirs.append(tmp)
+    config = sbtest.make_config(tmp, channels, routes, **kw)
+    if sync is not None:
+        with open(config) as f:
+            text = f.read()
+        old = 'sync = "off";'
+        assert old in text, "make_config no longer writes %s" % old
+        with open(config, "w") as f:
+            f.write(text.replace(old, 'sync = "%s";' % sync))
+    d = SpoolDaemon(tmp, config, log_pipe=log_pipe)
+    sb.daemons.append(d)
+    return d
+
+
+def spool_rows(d, sql, args=()):
+    """Rows of a query on d's spool, opened read-only (as a report)."""
+    uri = "file:%s?mode=ro" % d.path("spool.db")
+    con = sqlite3.connect(uri, uri=True, timeout=5)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def delivery_row(d, delivery_id):
+    rows = spool_rows(d, "SELECT state, attempts, last_error, fallback_of, "
+                      "channel FROM deliveries WHERE id = ? ORDER BY seq",
+                      (delivery_id,))
+    assert len(rows) == 1, "spool: %d rows for delivery %s: %r" % \
+        (len(rows), delivery_id, rows)
+    return dict(zip(("state", "attempts", "last_error", "fallback_of",
+                     "channel"), rows[0]))
+
+
+# An exec command whose behaviour the channel's env sets: it counts its
+# attempts in count.CHANNEL, writes "time attempt delivery_id" per attempt
+# to attempts.CHANNEL, and exits FAIL_STATUS unless fixed.CHANNEL exists or
+# it has already failed OK_AFTER times.
+EXEC_SCRIPT = r"""
+n=$(cat "count.$SB_CHANNEL" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo $n > "count.$SB_CHANNEL"
+printf '%s %s %s\n' "$(date +%s.%N)" "$SB_ATTEMPT" "$SB_DELIVERY_ID" \
+    >> "attempts.$SB_CHANNEL"
+[ -f "fixed.$SB_CHANNEL" ] && exit 0
+[ -n "$OK_AFTER" ] && [ "$n" -gt "$OK_AFTER" ] && exit 0
+echo "simulated failure on attempt $n" >&2
+exit "$FAIL_STATUS"
+"""
+
+
+def exec_channel(name, fail_status, retry, ok_after=None, extra=""):
+    env = 'FAIL_STATUS = "%d";' % fail_status
+    if ok_after is not None:
+        env += ' OK_AFTER = "%d";' % ok_after
+    return ('%s = { type = "exec"; command = %s; timeout = "10s"; '
+            'env = { %s }; retry = %s; %s };' %
+            (name, clist(["/bin/sh", "-c", EXEC_SCRIPT]), env, retry, extra))
+
+
+def exec_attempts(d, channel):
+    """[(time, SB_ATTEMPT, SB_DELIVERY_ID)] of the command's runs."""
+    try:
+        with open(d.path("attempts." + channel)) as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return []
+    out = []
+    for line in lines:
+        t, attempt, did = line.split(" ", 2)
+        out.append((float(t), int(attempt), did))
+    return out
+
+
+def warn_lines(text):
+    return [x for x in text.splitlines()
+            if "level=warn" in x or "level=error" in x]
+
+
+# --- 1. kill -9 during a burst ---------------------------------------------
+
+class Feed:
+    """Reads a file channel's lines as they come, from where it left off."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.copies = collections.Counter()  # delivery_id -> lines
+        self.ids = set()
+        self.torn = []
+
+    def poll(self):
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return self
+        end = data.rfind(b"\n")
+        if end < 0:
+            return self
+        self.offset += end + 1
+        for raw in data[:end].split(b"\n"):
+            self._line(raw)
+        return self
+
+    def _line(self, raw):
+        try:
+            line = json.loads(raw)
+        except ValueError:
+            # A write cut short by SIGKILL, with the next run's line
+            # appended to it: keep the whole line that follows, if any.
+            self.torn.append(raw[:120])
+            at = raw.rfind(b'{"delivery_id"')
+            if at <= 0:
+                return
+            line = json.loads(raw[at:])
+        self.copies[line["delivery_id"]] += 1
+        self.ids.add(line["id"])
+
+    def duplicates(self):
+        return sorted(k for k, v in self.copies.items() if v > 1)
+
+
+class Publisher:
+    """A DEALER application that keeps `window` notices in flight and
+    resends what got no reply, as a careful publisher would."""
+
+    def __init__(self, window=500):
+        self.window = window
+        self.queue = collections.deque()
+        self.replies = {}           # id -> the ok reply
+        self.resent = set()         # ids sent again after a kill
+        self.resend_replies = {}    # id -> reply to the resend
+        self.unavailable = 0
+
+    def run(self, d, kill_at=None):
+        """Send until the queue is done or, with kill_at (monotonic), kill
+        the daemon then. Returns the number of replies received."""
+        c = d.client()
+        inflight = set()
+        got = 0
+        last_reply = time.monotonic()
+        while self.queue or inflight:
+            now = time.monotonic()
+            if kill_at is not None and now >= kill_at:
+                break
+            while self.queue and len(inflight) < self.window:
+                n = self.queue.popleft()
+                c.send(n)
+                inflight.add(n["id"])
+            wait = 10
+            if kill_at is not None:
+                wait = max(0, min(wait, int((kill_at - now) * 1000)))
+            if not c.pending(wait):
+                assert d.alive(), "daemon died:\n%s" % d.log_tail()
+                assert time.monotonic() - last_reply < \
+                    sbtest.REPLY_TIMEOUT, "no reply in %.0fs" % \
+                    sbtest.REPLY_TIMEOUT
+                continue
+            while c.pending(0):
+                got += self._take(c, inflight)
+                last_reply = time.monotonic()
+        if kill_at is None:
+            c.close()
+            return got
+        # The moment has come: whatever the daemon is doing, kill -9.
+        while time.monotonic() < kill_at:
+            time.sleep(0.001)
+        d.sigkill()
+        c.sock.close(0)
+        return got
+
+    def drain_after_kill(self, c, inflight):
+        pass
+
+    def _take(self, c, inflight):
+        reply = json.loads(c.sock.recv_multipart()[-1])
+        rid = reply.get("id")
+        assert rid in inflight, "reply for an id not in flight: %r" % reply
+        inflight.discard(rid)
+        if reply.get("ok") is True:
+            assert rid not in self.replies or rid in self.resent, \
+                "second ok for %s: %r" % (rid, reply)
+            if rid in self.resent:
+                self.resend_replies[rid] = reply
+            self.replies.setdefault(rid, reply)
+            return 1
+        check_error(reply, "unavailable")
+        self.unavailable += 1
+        self.queue.append(self._by_id[rid])
+        return 1
+
+
+def _kill9_round(d, pub, feed, notices, expect_s, log):
+    """One burst with a kill -9 at a random moment of it, then restart
+    and finish it. Returns the daemon, running."""
+    pub._by_id.update({n["id"]: n for n in notices})
+    pub.queue.extend(notices)
+    sent_before = set(pub.replies)
+    delay = random.uniform(0, expect_s)
+    t0 = time.monotonic()
+    # Send under a wrapper that knows what is in flight at the kill.
+    c = d.client()
+    inflight = set()
+    last_reply = t0
+    kill_at = t0 + delay
+    while time.monotonic() < kill_at:
+        while pub.queue and len(inflight) < pub.window:
+            n = pub.queue.popleft()
+            c.send(n)
+            inflight.add(n["id"])
+        wait = max(0, min(10, int((kill_at - time.monotonic()) * 1000)))
+        if c.pending(wait):
+            while c.pending(0):
+                pub._take(c, inflight)
+                last_reply = time.monotonic()
+        else:
+            assert d.alive(), "daemon died:\n%s" % d.log_tail()
+            assert time.monotonic() - last_reply < sbtest.REPLY_TIMEOUT
+    d.sigkill()
+    # Replies already on their way are still read (they are in ZeroMQ's
+    # queue or the socket buffer); the rest will never come.
+    while c.pending(300):
+        pub._take(c, inflight)
+    c.close()
+    lost = set(inflight)
+    # The publisher retries what got no answer, first.
+    pub.resent |= lost
+    pub.queue.extendleft(reversed([pub._by_id[i] for i in sorted(lost)]))
+    delivered_at_kill = set(feed.poll().ids)
+    d.start()
+    pub.run(d)
+    new_ok = len(set(pub.replies) - sent_before)
+    dup = sorted(i for i in lost if i in pub.resend_replies and
+                 pub.resend_replies[i].get("duplicate") is True)
+    for i in lost:
+        r = pub.resend_replies.get(i)
+        assert r is not None, "resent %s got no ok" % i
+        assert r.get("duplicate") in (True, False), r
+        if i in delivered_at_kill:
+            assert r["duplicate"] is True, \
+                "%s was delivered before the kill, so it had been " \
+                "accepted, yet its resend was accepted again: %r" % (i, r)
+    log("kill -9 at %.3fs of ~%.2fs; %d in flight got no reply, resent: "
+        "%d were accepted before (duplicate), %d new; %d ok this round" %
+        (delay, expect_s, len(lost), len(dup), len(lost) - len(dup),
+         new_ok))
+    return d
+
+
+def test_kill9_during_burst_loses_no_ok(sb):
+    per_round = 8000 if ASAN else 20000
+    rounds = 5
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; '
+                'queue_max = 200000; };', ALL, sync="normal")
+    d.start()
+    feed = Feed(d.path("feed.jsonl"))
+    pub = Publisher(window=500)
+    pub._by_id = {}
+    summary = []
+
+    def log(msg):
+        summary.append(msg)
+        print("kill9: " + msg)
+
+    # How long a burst takes here (ASan, a busy machine): the kill moment
+    # is drawn over it.
+    warm = [notice(id="warm-%05d" % i, subject="warm-up %d" % i)
+            for i in range(2000)]
+    pub._by_id.update({n["id"]: n for n in warm})
+    pub.queue.extend(warm)
+    t = time.monotonic()
+    pub.run(d)
+    expect_s = (time.monotonic() - t) * per_round / len(warm)
+    everyone = [n["id"] for n in warm]
+    for r in range(rounds):
+        burst = [notice(id="r%d-%05d" % (r, i), subject="burst %d.%d" % (r, i),
+                        priority=("low", "normal", "high", "urgent")[i % 4])
+                 for i in range(per_round)]
+        everyone += [n["id"] for n in burst]
+        d = _kill9_round(d, pub, feed, burst, expect_s, log)
+    missing = [i for i in everyone if i not in pub.replies]
+    assert not missing, "%d notices never got ok: %r" % \
+        (len(missing), missing[:10])
+
+    def arrived():
+        return feed.poll().ids >= set(everyone)
+    wait_until(arrived, timeout=180, daemon=d,
+               what="every notice answered ok on the feed")
+    d.stop()
+    feed.poll()
+    lost = set(everyone) - feed.ids
+    assert not lost, "%d notices answered ok never arrived: %r" % \
+        (len(lost), sorted(lost)[:10])
+    strange = feed.ids - set(everyone)
+    assert not strange, "lines for ids never sent: %r" % sorted(strange)[:10]
+    dups = feed.duplicates()
+    log("%d notices, %d ok replies, %d unavailable; %d delivery ids "
+        "arrived more than once%s; %d torn lines%s" %
+        (len(everyone), len(pub.replies), pub.unavailable, len(dups),
+         (": " + ", ".join("%s x%d" % (k, feed.copies[k])
+                           for k in dups[:20])) if dups else "",
+         len(feed.torn), (": %r" % feed.torn[:3]) if feed.torn else ""))
+    twice = spool_rows(d, "SELECT id, count(*) FROM notices GROUP BY id "
+                       "HAVING count(*) > 1 LIMIT 10")
+    assert not twice, "accepted twice (two spool rows): %r" % twice
+    states = dict(spool_rows(d, "SELECT state, count(*) FROM deliveries "
+                             "GROUP BY state"))
+    assert states == {"delivered": len(everyone)}, states
+    print("\n".join("kill9: " + s for s in summary))
+
+
+# --- 2. duplicates -----------------------------------------------------------
+
+def test_duplicate_id_answered_again_not_routed(sb):
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; };\n'
+                'feed2 = { type = "file"; path = "feed2.jsonl"; };',
+                '{ name = "all"; match = { source = "*"; }; '
+                'channels = [ "feed2", "feed" ]; }')
+    d.start()
+    c = d.client()
+    first = check_ok(c.request(notice(id="dup-1", priority="urgent")))
+    assert first["duplicate"] is False, first
+    assert first["class"] == "realtime", first
+    assert first["channels"] == ["feed2", "feed"], first
+
+    def same_as_first(reply):
+        check_ok(reply)
+        assert reply["duplicate"] is True, reply
+        for k in ("id", "class", "channels"):
+            assert reply[k] == first[k], (k, reply, first)
+
+    # The id is the key: a different body under it is still the same notice.
+    same_as_first(c.request(notice(id="dup-1", priority="urgent")))
+    same_as_first(c.request(notice(id="dup-1", priority="low",
+                                   subject="changed")))
+    # Each channel is FIFO: once a later notice is there, a second copy of
+    # dup-1 would have been too.
+    check_ok(c.request(notice(id="dup-sentinel")))
+    for f in ("feed.jsonl", "feed2.jsonl"):
+        wait_until(lambda: "dup-sentinel" in ids_in(d.path(f)), daemon=d,
+                   what="dup-sentinel on " + f)
+        assert ids_in(d.path(f)).count("dup-1") == 1, read_jsonl(d.path(f))
+    d.stop()
+    d.start()
+    c = d.client()
+    same_as_first(c.request(notice(id="dup-1")))
+    check_ok(c.request(notice(id="dup-sentinel-2")))
+    for f in ("feed.jsonl", "feed2.jsonl"):
+        wait_until(lambda: "dup-sentinel-2" in ids_in(d.path(f)), daemon=d,
+                   what="dup-sentinel-2 on " + f)
+        assert ids_in(d.path(f)).count("dup-1") == 1, read_jsonl(d.path(f))
+    assert spool_rows(d, "SELECT count(*) FROM notices WHERE id = 'dup-1'") \
+        == [(1,)]
+    d.stop()
+
+
+# --- 3. retries with backoff -------------------------------------------------
+
+def test_retry_backoff_is_exponential_with_equal_jitter(sb):
+    d = prepare(sb, exec_channel("hook", 75, ok_after=2, retry='{ max = 5; '
+                                 'backoff = "200ms"; backoff_max = "1s"; }'),
+                '{ name = "all"; match = { source = "*"; }; '
+                'channels = [ "hook" ]; }')
+    d.start()
+    c = d.client()
+    check_ok(c.request(notice(id="bo-1")))
+    wait_until(lambda: len(exec_attempts(d, "hook")) >= 3, daemon=d,
+               what="three attempts of hook")
+    wait_until(lambda: "delivered" in outcomes(d.log(), "hook", "bo-1"),
+               daemon=d, what="hook delivered bo-1")
+    att = exec_attempts(d, "hook")
+    assert [a[1] for a in att] == [1, 2, 3], att
+    assert {a[2] for a in att} == {"bo-1/hook"}, att
+    gaps = [b[0] - a[0] for a, b in zip(att, att[1:])]
+    print("backoff gaps: %s" % ", ".join("%.3fs" % g for g in gaps))
+    # Delay before retry k is d in [D/2, D], D = 200ms * 2^(k-1): at
+    # least 100ms, then at least 200ms (2ms for the timer's ms rounding).
+    for k, g in enumerate(gaps):
+        low = 0.2 * 2 ** k / 2 - 0.002
+        assert g >= low, "retry %d came %.3fs after attempt %d; the " \
+            "backoff allows no less than %.3fs (gaps %r)" % \
+            (k + 1, g, k + 1, low, gaps)
+    assert att[-1][0] - att[0][0] < 20, "retries took %r" % gaps
+    assert outcomes(d.log(), "hook", "bo-1") == \
+        ["retryable", "retryable", "delivered"], d.log()
+    d.stop()
+    row = delivery_row(d, "bo-1/hook")
+    assert row["state"] == "delivered" and row["attempts"] == 3, row
+    assert "75" in (row["last_error"] or ""), row
+
+
+# --- 4. permanent and retryable failures, fallback -----------------------------
+
+def test_permanent_fails_over_at_once_retryable_after_max(sb):
+    channels = "\n".join([
+        exec_channel("perm", 3, retry='{ max = 5; backoff = "50ms"; '
+                     'backoff_max = "100ms"; }', extra='fallback = "fb";'),
+        exec_channel("busy", 75, retry='{ max = 2; backoff = "50ms"; '
+                     'backoff_max = "100ms"; }', extra='fallback = "fb";'),
+        'fb = { type = "file"; path = "fb.jsonl"; };'])
+    routes = ('{ name = "p"; match = { source = "perm-app"; }; '
+              'channels = [ "perm" ]; },\n'
+              '{ name = "b"; match = { source = "busy-app"; }; '
+              'channels = [ "busy" ]; }')
+    d = prepare(sb, channels, routes)
+    d.start()
+    c = d.client()
+    check_ok(c.request(notice(id="p-1", source="perm-app")))
+    check_ok(c.request(notice(id="b-1", source="busy-app")))
+    wait_until(lambda: {"p-1", "b-1"} <= set(ids_in(d.path("fb.jsonl"))),
+               daemon=d, what="p-1 and b-1 on the fallback channel")
+    # A retry would have come within 100ms; give it several times that.
+    time.sleep(0.5)
+    perm, busy = exec_attempts(d, "perm"), exec_attempts(d, "busy")
+    assert [a[1] for a in perm] == [1], \
+        "exit 3 is permanent: one attempt, got %r" % perm
+    assert [a[1] for a in busy] == [1, 2, 3], \
+        "exit 75 with retry.max = 2: three attempts, got %r" % busy
+    lines = {x["id"]: x for x in read_jsonl(d.path("fb.jsonl"))}
+    assert len(read_jsonl(d.path("fb.jsonl"))) == 2, \
+        read_jsonl(d.path("fb.jsonl"))
+    assert lines["p-1"]["delivery_id"] == "p-1/perm/fb", lines["p-1"]
+    assert lines["p-1"].get("fallback_of") == "perm", lines["p-1"]
+    assert lines["b-1"]["delivery_id"] == "b-1/busy/fb", lines["b-1"]
+    assert lines["b-1"].get("fallback_of") == "busy", lines["b-1"]
+    assert outcomes(d.log(), "perm", "p-1") == ["permanent"], d.log()
+    assert outcomes(d.log(), "busy", "b-1") == ["retryable"] * 3, d.log()
+    d.stop()
+    row = delivery_row(d, "p-1/perm")
+    assert (row["state"], row["attempts"]) == ("failed", 1), row
+    assert "status 3" in (row["last_error"] or ""), row
+    row = delivery_row(d, "b-1/busy")
+    assert (row["state"], row["attempts"]) == ("failed", 3), row
+    assert "75" in (row["last_error"] or ""), row
+    for did, of in (("p-1/perm/fb", "perm"), ("b-1/busy/fb", "busy")):
+        row = delivery_row(d, did)
+        assert (row["state"], row["fallback_of"]) == ("delivered", of), row
+
+
+# --- 5. dead deliveries ----------------------------------------------------------
+
+def test_no_fallback_left_is_a_dead_delivery(sb):
+    channels = "\n".join([
+        exec_channel("doomed", 3, retry='{ max = 3; backoff = "50ms"; '
+                     'backoff_max = "100ms"; }'),
+        exec_channel("tired", 75, retry='{ max = 1; backoff = "50ms"; '
+                     'backoff_max = "100ms"; }')])
+    routes = ('{ name = "x"; match = { source = "x-app"; }; '
+              'channels = [ "doomed" ]; },\n'
+              '{ name = "y"; match = { source = "y-app"; }; '
+              'channels = [ "tired" ]; }')
+    d = prepare(sb, channels, routes)
+    d.start()
+    c = d.client()
+    check_ok(c.request(notice(id="dead-1", source="x-app")))
+    check_ok(c.request(notice(id="dead-2", source="y-app")))
+
+    def dead_lines():
+        return [x for x in d.log().splitlines() if "dead delivery" in x]
+    wait_until(lambda: len(dead_lines()) >= 2, daemon=d,
+               what="two 'dead delivery' log lines")
+    lines = dead_lines()
+    assert any("dead-1/doomed" in x for x in lines), lines
+    assert any("dead-2/tired" in x for x in lines), lines
+    assert all("warn" in x or "error" in x for x in lines), lines
+    d.stop()
+    row = delivery_row(d, "dead-1/doomed")
+    assert (row["state"], row["attempts"]) == ("dead", 1), row
+    assert "status 3" in (row["last_error"] or ""), row
+    row = delivery_row(d, "dead-2/tired")
+    assert (row["state"], row["attempts"]) == ("dead", 2), row
+    # Kept, not dropped: the notice is there for a report, it is still
+    # known as a duplicate, and a restart does not run it again.
+    assert spool_rows(d, "SELECT count(*) FROM notices WHERE id IN "
+                      "('dead-1', 'dead-2')") == [(2,)]
+    d.start()
+    c = d.client()
+    r = check_ok(c.request(notice(id="dead-1", source="x-app")))
+    assert r["duplicate"] is True and r["channels"] == ["doomed"], r
+    time.sleep(0.5)
+    assert len(exec_attempts(d, "doomed")) == 1, exec_attempts(d, "doomed")
+    assert len(exec_attempts(d, "tired")) == 2, exec_attempts(d, "tired")
+    d.stop()
+
+
+# --- 6. the spool cannot be written -----------------------------------------------
+
+def prlimit_fsize(pid, value):
+    subprocess.run(["prlimit", "--pid", str(pid), "--fsize=%s" % value],
+                   check=True, timeout=10)
+
+
+def test_unwritable_spool_refuses_then_recovers(sb):
+    # The log goes through a pipe: the file-size limit below applies to
+    # every file the daemon writes, its log file too, and a pipe has no
+    # size. The feed is written only before and after the limit.
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; };', ALL,
+                log_pipe=True)
+    d.start()
+    c = d.client()
+    before = ["ok-%d" % i for i in range(20)]
+    for i in before:
+        assert check_ok(c.request(notice(id=i)))["duplicate"] is False
+    wait_until(lambda: set(before) <= set(ids_in(d.path("feed.jsonl"))),
+               daemon=d, what="the first 20 on the feed")
+    # Their outcomes are committed too, so the spool is idle now.
+    wait_until(lambda: spool_rows(d, "SELECT count(*) FROM deliveries "
+                                  "WHERE state = 'delivered'") == [(20,)],
+               daemon=d, what="20 delivered rows in the spool")
+    # SQLite appends every commit to spool.db-wal (no checkpoint before
+    # ~1000 pages, far away): a limit at its current size makes the next
+    # commit's write fail with EFBIG, as a full disk would (the daemon
+    # ignores SIGXFSZ). The main file is written only by checkpoints.
+    wal = os.path.getsize(d.path("spool.db-wal"))
+    assert wal > 0, "no WAL: is the spool in WAL mode?"
+    mark = d.log_size()
+    prlimit_fsize(d.proc.pid, wal)
+    refused = ["no-%d" % i for i in range(10)]
+    for i in refused:
+        r = c.request(notice(id=i))
+        err = check_error(r, "unavailable", words=("spool",))
+        assert r.get("id") == i, r
+        assert any(w in err["message"].lower() for w in
+                   ("too large", "i/o", "full")), \
+            "the reply should say why the spool failed: %r" % r
+        time.sleep(0.02)    # each in a pass of its own
+    assert c.request({"type": "ping"}) == {"ok": True, "pong": True}
+    assert d.alive()
+    time.sleep(0.3)  # let the pump copy the log
+    during = d.log_since(mark)
+    warns = warn_lines(during)
+    assert len(warns) == 1, \
+        "the failing spool should be logged once, not per notice " \
+        "(%d notices refused):\n%s" % (len(refused), "\n".join(warns))
+    assert "spool" in warns[0], warns
+    mark = d.log_size()
+    prlimit_fsize(d.proc.pid, "unlimited")
+    after = ["again-%d" % i for i in range(10)]
+    for i in after:
+        assert check_ok(c.request(notice(id=i)))["duplicate"] is False
+    # Nothing of a refused notice was kept: sent again, it is new.
+    for i in refused[:3]:
+        assert check_ok(c.request(notice(id=i)))["duplicate"] is False
+    want = set(before) | set(after) | set(refused[:3])
+    wait_until(lambda: want <= set(ids_in(d.path("feed.jsonl"))),
+               daemon=d, what="every ok notice on the feed")
+    time.sleep(0.3)
+    recovered = [x for x in d.log_since(mark).splitlines()
+                 if "spool" in x and "reject" not in x]
+    assert recovered, "no log line says the spool works again:\n%s" % \
+        d.log_since(mark)
+    d.stop()
+    got = ids_in(d.path("feed.jsonl"))
+    assert sorted(got) == sorted(want), \
+        "feed: %d lines, %d expected" % (len(got), len(want))
+    kept = {r[0] for r in spool_rows(d, "SELECT id FROM notices")}
+    assert kept == want, "spool notices: unexpected %r, missing %r" % \
+        (sorted(kept - want), sorted(want - kept))
+
+
+# --- 7. a corrupt spool at start ---------------------------------------------------
+
+def _check_refused(d, before, kind):
+    rc = d.start_expect_exit()
+    log = d.log()
+    assert rc != 0, "started over a %s spool:\n%s" % (kind, log)
+    assert "spool.db" in log, "the message should name the file:\n" + log
+    low = log.lower()
+    assert "corrupt" in low or "not a switchboard spool" in low, log
+    assert "move it aside" in low or "restore" in low or "backup" in low, \
+        "the message should say what to do:\n" + log
+    with open(d.path("spool.db"), "rb") as f:
+        assert f.read() == before, "the refused spool file was changed"
+    assert sbtest.SANITIZER_MARKS[0] not in log, log
+
+
+def test_garbage_spool_refused_untouched(sb):
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; };', ALL)
+    garbage = b"not a database at all\x00\xff" * 400
+    with open(d.path("spool.db"), "wb") as f:
+        f.write(garbage)
+    _check_refused(d, garbage, "garbage")
+
+
+def test_damaged_spool_refused_untouched(sb):
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; };', ALL)
+    d.start()
+    c = d.client()
+    for i in range(300):
+        c.send(notice(id="n-%d" % i, body="x" * 200))
+    for i in range(300):
+        check_ok(c.recv())
+    d.stop()
+    page = spool_rows(d, "PRAGMA page_size")[0][0]
+    root = spool_rows(d, "SELECT rootpage FROM sqlite_master "
+                      "WHERE name = 'notices'")[0][0]
+    with open(d.path("spool.db"), "rb") as f:
+        data = bytearray(f.read())
+    assert len(data) >= root * page > page, (len(data), root, page)
+    rnd = random.Random(7)
+    data[(root - 1) * page:root * page] = bytes(rnd.getrandbits(8)
+                                                for _ in range(page))
+    before = bytes(data)
+    with open(d.path("spool.db"), "wb") as f:
+        f.write(before)
+    for leftover in ("spool.db-wal", "spool.db-shm"):
+        try:
+            os.unlink(d.path(leftover))
+        except FileNotFoundError:
+            pass
+    _check_refused(d, before, "damaged")
+
+
+# --- 8. restart re-queues ------------------------------------------------------------
+
+def test_restart_requeues_pending_delivery(sb):
+    d = prepare(sb, exec_channel("hook", 75, retry='{ max = 10; '
+                                 'backoff = "1h"; backoff_max = "1h"; }'),
+                '{ name = "all"; match = { source = "*"; }; '
+                'channels = [ "hook" ]; }')
+    d.start()
+    c = d.client()
+    check_ok(c.request(notice(id="rq-1")))
+    wait_until(lambda: "retryable" in outcomes(d.log(), "hook", "rq-1"),
+               daemon=d, what="first attempt of rq-1 failed")
+    d.stop()    # SIGTERM: exit 0 with the delivery pending
+    assert exec_attempts(d, "hook")[-1][1:] == (1, "rq-1/hook"), \
+        exec_attempts(d, "hook")
+    row = delivery_row(d, "rq-1/hook")
+    assert (row["state"], row["attempts"]) == ("pending", 1), row
+    with open(d.path("fixed.hook"), "w"):
+        pass
+    d.start()
+    wait_until(lambda: "delivered" in outcomes(d.log(), "hook", "rq-1"),
+               daemon=d, what="rq-1 delivered after the restart")
+    att = exec_attempts(d, "hook")
+    assert [(a[1], a[2]) for a in att] == [(1, "rq-1/hook"),
+                                           (2, "rq-1/hook")], att
+    d.stop()
+    row = delivery_row(d, "rq-1/hook")
+    assert (row["state"], row["attempts"]) == ("delivered", 2), row
