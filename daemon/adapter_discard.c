@@ -10,11 +10,6 @@
 #include "adapter.h"
 #include "config.h"
 
-/* Options owned by config.c (common to every channel type). */
-static const char *const discard_common_options[] = { "type", "owner",
-	"audiences", "mode", "pilot_percent", "timeout", "retry", "fallback",
-	"queue_max", "concurrency", NULL };
-
 static int	discard_check(const config_setting_t *, void **,
 		    struct config_errors *);
 static int	discard_start(struct channel *, char *, size_t);
@@ -34,12 +29,7 @@ const struct adapter_ops adapter_discard_ops = {
 static int
 discard_option_known(const char *name)
 {
-	size_t i;
-
-	for (i = 0; discard_common_options[i] != NULL; i++)
-		if (strcmp(name, discard_common_options[i]) == 0)
-			return (1);
-	return (0);
+	return (config_channel_common(name));
 }
 
 /* A discard channel has no options of its own: any other key is a typo. */

@@ -37,11 +37,6 @@
 
 extern char **environ;
 
-/* Options owned by config.c (common to every channel type). */
-static const char *const exec_common_options[] = { "type", "owner",
-	"audiences", "mode", "pilot_percent", "timeout", "retry", "fallback",
-	"queue_max", "concurrency", NULL };
-
 struct exec_args {
 	char	**argv;		/* NULL-terminated; argv[0] is the path */
 	char	**env;		/* "NAME=value", NULL-terminated */
@@ -150,14 +145,9 @@ const struct adapter_ops adapter_exec_ops = {
 static int
 exec_option_known(const char *name)
 {
-	size_t i;
-
 	if (strcmp(name, "command") == 0 || strcmp(name, "env") == 0)
 		return (1);
-	for (i = 0; exec_common_options[i] != NULL; i++)
-		if (strcmp(name, exec_common_options[i]) == 0)
-			return (1);
-	return (0);
+	return (config_channel_common(name));
 }
 
 /* Options: command (a path, or a list [path, args...]), env (a group). */

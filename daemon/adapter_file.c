@@ -16,11 +16,6 @@
 
 #define FILE_MODE	0640
 
-/* Options owned by config.c (common to every channel type). */
-static const char *const file_common_options[] = { "type", "owner",
-	"audiences", "mode", "pilot_percent", "timeout", "retry", "fallback",
-	"queue_max", "concurrency", NULL };
-
 struct file_args {
 	char	*path;
 };
@@ -56,14 +51,9 @@ const struct adapter_ops adapter_file_ops = {
 static int
 file_option_known(const char *name)
 {
-	size_t i;
-
 	if (strcmp(name, "path") == 0)
 		return (1);
-	for (i = 0; file_common_options[i] != NULL; i++)
-		if (strcmp(name, file_common_options[i]) == 0)
-			return (1);
-	return (0);
+	return (config_channel_common(name));
 }
 
 /* Validate the options of a file channel: one required string, path. */

@@ -20,11 +20,6 @@
 #define ZMQ_PUB_SNDHWM_DEFAULT	10000
 #define ZMQ_PUB_ENDPOINTS_MAX	16
 
-/* Options owned by config.c (common to every channel type). */
-static const char *const zmq_pub_common_options[] = { "type", "owner",
-	"audiences", "mode", "pilot_percent", "timeout", "retry", "fallback",
-	"queue_max", "concurrency", NULL };
-
 struct zmq_pub_args {
 	char	*endpoints[ZMQ_PUB_ENDPOINTS_MAX];
 	size_t	 nendpoints;
@@ -66,14 +61,9 @@ const struct adapter_ops adapter_zmq_pub_ops = {
 static int
 zmq_pub_option_known(const char *name)
 {
-	size_t i;
-
 	if (strcmp(name, "endpoint") == 0 || strcmp(name, "sndhwm") == 0)
 		return (1);
-	for (i = 0; zmq_pub_common_options[i] != NULL; i++)
-		if (strcmp(name, zmq_pub_common_options[i]) == 0)
-			return (1);
-	return (0);
+	return (config_channel_common(name));
 }
 
 /* Options: endpoint (a string or a list of them, required), sndhwm. */

@@ -1,0 +1,56 @@
+/*
+ * limit.h: frequency caps (SPEC §5 "limits"): at most max notices per
+ * period matching a limit's audience or source; over the cap a notice is
+ * demoted to batch or rejected, per limit; urgent notices pass only where
+ * the limit says so.
+ */
+#ifndef LIMIT_H
+#define LIMIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "match.h"
+#include "notice.h"
+
+enum limit_action {
+	LIMIT_DEMOTE = 0,
+	LIMIT_REJECT
+};
+
+/* One configured limit (parsed by config.c, immutable). */
+struct limit_conf {
+	char			*name;
+	int			 line;
+	struct match		 match;		/* source / audience / ... */
+	int			 max;		/* 1 .. 1,000,000 */
+	int64_t			 per_ms;
+	enum limit_action	 action;
+	int			 urgent_bypass;
+};
+
+/*
+ * Run-time counters of all limits: a sliding window per limit, kept as a
+ * ring of the last max acceptance times (8 bytes a slot).
+ */
+struct limits;
+
+enum limit_verdict {
+	LIMIT_PASS = 0,
+	LIMIT_DEMOTED,
+	LIMIT_REJECTED
+};
+
+struct limits	*limits_new(const struct limit_conf *, size_t n);
+void		 limits_free(struct limits *);
+/*
+ * Check a notice against every limit, in order, and count it where it
+ * passes. On DEMOTED/REJECTED, why names the limit, the cap and when the
+ * next slot opens.
+ */
+enum limit_verdict limits_check(struct limits *, const struct notice *,
+		    int64_t now_ms, char *why, size_t len);
+/* Carry the counters of limits with the same name into a new set. */
+void		 limits_carry(struct limits *to, const struct limits *from);
+
+#endif /* LIMIT_H */

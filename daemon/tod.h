@@ -1,0 +1,34 @@
+/*
+ * tod.h: times of day ("09:00") and daily windows ("22:00-07:00") in the
+ * configured time zone, DST-correct: the next occurrence of a time of day
+ * is computed on the local calendar, not by adding 24 hours.
+ */
+#ifndef TOD_H
+#define TOD_H
+
+#include <stdint.h>
+
+/* Minutes after local midnight, 0..1439. */
+struct tod_window {
+	int	start;
+	int	end;		/* end < start: the window spans midnight */
+};
+
+/* Select the zone for every tod_* call ("UTC", "Europe/Berlin"); 0/-1. */
+int	tod_set_zone(const char *zone);
+/* "HH:MM" (24 h); returns minutes or -1. */
+int	tod_parse(const char *);
+/* "HH:MM-HH:MM"; 0 or -1 (start == end is an error: empty or all day). */
+int	tod_window_parse(const char *, struct tod_window *);
+/*
+ * The first wall-clock ms after now_ms at which local time reads the given
+ * minute (a time skipped by a DST change happens at the first instant
+ * after the gap; a repeated one, at its first occurrence).
+ */
+int64_t	tod_next(int64_t now_ms, int minute);
+/* Whether local time at now_ms falls inside the window. */
+int	tod_in_window(int64_t now_ms, const struct tod_window *);
+/* When the window that contains now_ms ends (now_ms when outside it). */
+int64_t	tod_window_end(int64_t now_ms, const struct tod_window *);
+
+#endif /* TOD_H */
