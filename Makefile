@@ -106,3 +106,13 @@ format:
 
 clean:
 	rm -rf build build-asan
+
+# The standard sbbench scenarios, 3 runs each: medians into
+# docs/PERFORMANCE.md (a few minutes; see docs/sbbench.md).
+bench: all
+	SB_BUILD=$(BUILD) PYTHON=$(PYTHON) tools/bench.sh
+
+# Instructions per accepted notice under callgrind, and the profile.
+.PHONY: bench-callgrind
+bench-callgrind: all
+	SB_BUILD=$(BUILD) PYTHON=$(PYTHON) tools/bench-callgrind.sh

@@ -15,21 +15,29 @@
 #include "deadline.h"
 #include "dispatch.h"
 #include "envelope.h"
+#include "escalate.h"
 #include "ingress.h"
+#include "limit.h"
 #include "log.h"
 #include "route.h"
 #include "spool.h"
 
-/* A notice written to the spool in this pass, waiting for the commit. */
+/*
+ * A notice (or an ack) written to the spool in this pass, waiting for the
+ * commit before its reply goes out.
+ */
 struct accepted {
 	struct ingress_msg	*msg;
-	struct notice		*notice;
+	struct notice		*notice;	/* NULL for an ack */
 	struct route_result	 res;
+	char			 ref[SB_ID_MAX + 1];	/* an ack's */
+	int64_t			 response_ms;
 };
 
 static struct {
 	const struct config	*conf;
 	struct spool		*spool;
+	struct limits		*limits;
 	const char		*closed;	/* reason, when refusing */
 	int			 spool_failing;
 	struct accept_stats	 stats;
@@ -39,6 +47,8 @@ static struct {
 
 static void	accept_one(struct ingress_msg *);
 static void	accept_notice(struct ingress_msg *, struct notice *);
+static int	accept_limits(struct notice *, struct envelope_error *);
+static void	accept_ack(struct ingress_msg *, const struct ack *);
 static int	accept_duplicate(struct ingress_msg *, struct notice *);
 static void	accept_reject(struct ingress_msg *, struct envelope_error *);
 static void	accept_commit(void);
@@ -51,12 +61,30 @@ accept_init(const struct config *conf, struct spool *spool)
 	memset(&acc, 0, sizeof(acc));
 	acc.conf = conf;
 	acc.spool = spool;
+	if ((acc.limits = limits_new(conf->limits, conf->nlimits)) == NULL)
+		fatal("limits_new");
 }
 
 void
 accept_set_config(const struct config *conf)
 {
+	struct limits *l;
+
+	if ((l = limits_new(conf->limits, conf->nlimits)) == NULL) {
+		log_warnx("reload: out of memory for limits; keeping the old");
+		return;
+	}
+	limits_carry(l, acc.limits);
+	limits_free(acc.limits);
+	acc.limits = l;
 	acc.conf = conf;
+}
+
+void
+accept_shutdown(void)
+{
+	limits_free(acc.limits);
+	acc.limits = NULL;
 }
 
 void
@@ -108,9 +136,7 @@ accept_one(struct ingress_msg *m)
 			m->reply = envelope_reply_pong(&m->reply_len);
 		break;
 	case ENVELOPE_ACK:
-		envelope_error_set(&err, SB_ERR_UNKNOWN_REF, "ref",
-		    "no notice '%s' is waiting for a response", env.ack.ref);
-		accept_reject(m, &err);
+		accept_ack(m, &env.ack);
 		break;
 	case ENVELOPE_NOTICE:
 		accept_notice(m, env.notice);
@@ -136,6 +162,8 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 		return;
 	n->received_ms = deadline_wall_ms();
 	n->class = classify_notice(acc.conf, n);
+	if (accept_limits(n, &err) == -1)
+		goto reject;
 	if (route_notice(acc.conf, n, &a->res) == 0) {
 		envelope_error_set(&err, SB_ERR_NO_ROUTE, NULL, "%s",
 		    a->res.reason);
@@ -157,14 +185,70 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 		    "accepted, try again later", acc.spool->error);
 		goto reject;
 	}
+	if (n->class == CLASS_INTERACTIVE &&
+	    escalate_track(n, a->res.targets[0].route) == -1) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+		    "the spool cannot be written (%s); the notice was not "
+		    "accepted, try again later", acc.spool->error);
+		goto reject;
+	}
 	a->msg = m;
 	a->notice = n;
+	a->ref[0] = '\0';
 	acc.npass++;
 	return;
 reject:
 	strlcpy(err.id, n->id, sizeof(err.id));
 	accept_reject(m, &err);
 	notice_unref(n);
+}
+
+/*
+ * Frequency caps: over a cap, a notice is demoted to batch or refused,
+ * as its limit says.
+ */
+static int
+accept_limits(struct notice *n, struct envelope_error *err)
+{
+	char why[256];
+
+	switch (limits_check(acc.limits, n, n->received_ms, why,
+	    sizeof(why))) {
+	case LIMIT_REJECTED:
+		envelope_error_set(err, SB_ERR_RATE_LIMITED, NULL, "%s", why);
+		return (-1);
+	case LIMIT_DEMOTED:
+		if (n->class != CLASS_BATCH)
+			log_info("demoted id=%s from=%s to=batch reason=\"%s\"",
+			    n->id, notice_class_name(n->class), why);
+		n->class = CLASS_BATCH;
+		return (0);
+	default:
+		return (0);
+	}
+}
+
+/* An ack stops its notice's escalation; the reply waits for the commit. */
+static void
+accept_ack(struct ingress_msg *m, const struct ack *ack)
+{
+	struct envelope_error err;
+	struct accepted *a = &acc.pass[acc.npass];
+	enum sb_error code;
+	char why[256];
+
+	code = escalate_ack(ack, &a->response_ms, why, sizeof(why));
+	if (code != SB_OK) {
+		envelope_error_set(&err, code, code == SB_ERR_UNAVAILABLE ?
+		    NULL : "ref", "%s", why);
+		strlcpy(err.id, ack->ref, sizeof(err.id));
+		accept_reject(m, &err);
+		return;
+	}
+	a->msg = m;
+	a->notice = NULL;
+	strlcpy(a->ref, ack->ref, sizeof(a->ref));
+	acc.npass++;
 }
 
 /* An id seen within the dedup window is answered again, not routed. */
@@ -238,11 +322,21 @@ accept_commit(void)
 		a = &acc.pass[i];
 		if (rc == -1) {
 			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
-			    "the spool cannot be written (%s); the notice was "
-			    "not accepted, try again later", acc.spool->error);
-			strlcpy(err.id, a->notice->id, sizeof(err.id));
+			    "the spool cannot be written (%s); the %s was "
+			    "not accepted, try again later", acc.spool->error,
+			    a->notice ? "notice" : "ack");
+			strlcpy(err.id, a->notice ? a->notice->id : a->ref,
+			    sizeof(err.id));
 			accept_reject(a->msg, &err);
+			if (a->notice != NULL)
+				escalate_forget(a->notice->id);
 			notice_unref(a->notice);
+			continue;
+		}
+		if (a->notice == NULL) {
+			if (!a->msg->fire_and_forget)
+				a->msg->reply = envelope_reply_ack(a->ref,
+				    a->response_ms, &a->msg->reply_len);
 			continue;
 		}
 		for (j = 0; j < a->res.ntargets; j++)

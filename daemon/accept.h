@@ -25,6 +25,7 @@ struct accept_stats {
 
 void	accept_init(const struct config *, struct spool *);
 void	accept_set_config(const struct config *);
+void	accept_shutdown(void);
 /* Refuse new notices with "unavailable" (shutting down). */
 void	accept_close(const char *reason);
 /* The ingress_batch_fn. */

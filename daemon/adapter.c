@@ -28,6 +28,8 @@ static void		*adapter_zmq;
 
 static void	channel_kick_cb(evutil_socket_t, short, void *);
 static void	channel_start_work(struct channel *);
+static char	*delivery_json_digest(const struct delivery *, const char *,
+		    size_t, size_t *);
 static void	channel_log_outcome(const struct channel *,
 		    const struct delivery *, enum delivery_outcome,
 		    const char *);
@@ -225,30 +227,73 @@ channel_log_outcome(const struct channel *ch, const struct delivery *d,
  * The delivery's own fields, then the notice's canonical JSON spliced in
  * after its opening brace: no re-serialisation per channel. Channel names
  * and ids are plain ASCII of a restricted set, so they need no escaping.
+ * A digest carries its items' notices in "items".
  */
 char *
 delivery_json(const struct delivery *d, size_t *lenp)
 {
-	const struct notice *n = d->notice;
-	char head[512], *out;
-	int hlen;
+	char head[512], esc[128], *out;
 	size_t len;
+	int hlen;
 
+	esc[0] = '\0';
+	if (d->level > 0)
+		snprintf(esc, sizeof(esc), "\"escalation\":{\"level\":%d,"
+		    "\"round\":%d,\"waited_ms\":%lld},", d->level, d->round,
+		    (long long)d->waited_ms);
 	hlen = snprintf(head, sizeof(head),
-	    "{\"delivery_id\":\"%s\",\"channel\":\"%s\",\"attempt\":%d,%s%s%s%s",
-	    d->id, d->channel->name, d->attempts,
+	    "{\"delivery_id\":\"%s\",\"channel\":\"%s\",\"attempt\":%d,"
+	    "%s%s%s%s%s", d->id, d->channel->name, d->attempts,
 	    d->pilot ? "\"pilot\":true," : "",
 	    d->fallback_of >= 0 ? "\"fallback_of\":\"" : "",
 	    d->fallback_of >= 0 ? d->fallback_of_name : "",
-	    d->fallback_of >= 0 ? "\"," : "");
-	if (hlen < 0 || (size_t)hlen >= sizeof(head) || n->json == NULL)
+	    d->fallback_of >= 0 ? "\"," : "", esc);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head))
 		return (NULL);
-	len = (size_t)hlen + n->json_len - 1;
+	if (d->items != NULL)
+		return (delivery_json_digest(d, head, (size_t)hlen, lenp));
+	if (d->notice->json == NULL)
+		return (NULL);
+	len = (size_t)hlen + d->notice->json_len - 1;
 	if ((out = malloc(len + 1)) == NULL)
 		return (NULL);
 	memcpy(out, head, (size_t)hlen);
-	memcpy(out + hlen, n->json + 1, n->json_len - 1);
+	memcpy(out + hlen, d->notice->json + 1, d->notice->json_len - 1);
 	out[len] = '\0';
 	*lenp = len;
+	return (out);
+}
+
+/* {head "digest":true,"count":N,"items":[notice, ...]} */
+static char *
+delivery_json_digest(const struct delivery *d, const char *head,
+    size_t hlen, size_t *lenp)
+{
+	char mid[64], *out, *p;
+	size_t len, i;
+	int mlen;
+
+	mlen = snprintf(mid, sizeof(mid), "\"digest\":true,\"count\":%zu,"
+	    "\"items\":[", d->nitems);
+	len = hlen + (size_t)mlen + 2;
+	for (i = 0; i < d->nitems; i++)
+		len += d->items[i]->notice->json_len + 1;
+	if ((out = p = malloc(len + 1)) == NULL)
+		return (NULL);
+	memcpy(p, head, hlen);
+	p += hlen;
+	memcpy(p, mid, (size_t)mlen);
+	p += mlen;
+	for (i = 0; i < d->nitems; i++) {
+		if (i > 0)
+			*p++ = ',';
+		memcpy(p, d->items[i]->notice->json,
+		    d->items[i]->notice->json_len);
+		p += d->items[i]->notice->json_len;
+	}
+	*p++ = ']';
+	*p++ = '}';
+	*p = '\0';
+	*lenp = (size_t)(p - out);
 	return (out);
 }

@@ -69,6 +69,13 @@ struct delivery {
 	char			 fallback_of_name[64];
 	int			 pilot;		/* a shadow copy */
 	struct deadline		 retry;		/* armed while waiting */
+	struct deadline		 due;		/* deliver_within */
+	int			 failed_over;	/* missed it: fallback has it */
+	int			 level;		/* escalation level; 0: none */
+	int			 round;		/* escalation round */
+	int64_t			 waited_ms;	/* escalation: since received */
+	struct delivery		**items;	/* a batch digest's deliveries */
+	size_t			 nitems;
 	const struct route	*route;
 	void			*adapter_data;	/* the adapter's, in flight */
 	TAILQ_ENTRY(delivery)	 entry;
@@ -84,7 +91,12 @@ enum channel_state {
 struct channel_stats {
 	uint64_t	outcomes[OUTCOME_COUNT];
 	uint64_t	queued_total;
+	uint64_t	missed;		/* deliver_within passed */
+	uint64_t	digests;
+	uint64_t	held;		/* waited for quiet hours to end */
 };
+
+struct batch;
 
 /* Told of every outcome after the channel has counted it. */
 typedef void	(*channel_done_fn)(struct channel *, struct delivery *,
@@ -105,6 +117,7 @@ struct channel {
 	channel_done_fn		 done_cb;	/* the dispatcher */
 	void			*done_arg;
 	struct event		*kick;		/* starts queued work */
+	struct batch		*batch;		/* digest being collected */
 };
 
 struct channel	*channel_new(struct event_base *, const struct channel_conf *,

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "adapter.h"
 #include "config.h"
@@ -59,6 +60,9 @@ struct option {
 #define SCOPE_RULE	"classify.rules[]"
 #define SCOPE_CHANNEL	"channels.<name>"
 #define SCOPE_ROUTE	"routes[]"
+#define SCOPE_ESC	"escalations.<name>"
+#define SCOPE_LEVEL	"escalations.<name>.levels[]"
+#define SCOPE_LIMIT	"limits[]"
 
 #define SEC		1000LL
 #define MIN		(60 * SEC)
@@ -70,14 +74,21 @@ struct option {
 #define RT(f)		offsetof(struct route, f)
 #define RL(f)		offsetof(struct classify_rule, f)
 #define POL(c, f)	offsetof(struct config, policies[c].f)
+#define ES(f)		offsetof(struct escalation, f)
+#define EL(f)		offsetof(struct esc_level, f)
+#define LM(f)		offsetof(struct limit_conf, f)
 
 static int	check_endpoint(const char *, char *, size_t);
+static int	check_timezone(const char *, char *, size_t);
+static int	check_tod(const char *, char *, size_t);
+static int	check_window(const char *, char *, size_t);
 
 static const char *const level_names[] = { "error", "warn", "info",
 	"debug", NULL };
 static const char *const sync_names[] = { "off", "normal", NULL };
 static const char *const mode_names[] = { "active", "pilot", "disabled",
 	NULL };
+static const char *const action_names[] = { "demote", "reject", NULL };
 /* In enum notice_class order (the unit test holds notice.c to it). */
 static const char *const class_names[] = { "realtime", "batch",
 	"interactive", NULL };
@@ -89,6 +100,18 @@ static const struct option options[] = {
 	{ .path = "shutdown_timeout", .type = OPT_DURATION, .def = "5s",
 	  .min = 100, .max = HOUR, .off = C(shutdown_timeout_ms),
 	  .doc = "How long SIGTERM waits for channel queues to drain." },
+	{ .path = "timezone", .type = OPT_STRING, .def = "UTC",
+	  .off = C(timezone), .check = check_timezone,
+	  .doc = "The zone of batch `at` times and quiet hours (a name "
+	  "under /usr/share/zoneinfo, such as Europe/Berlin)." },
+	{ .path = "notify", .type = OPT_GROUP,
+	  .doc = "Where the daemon tells people about the daemon's own "
+	  "events." },
+	{ .path = "notify.owner_channel", .type = OPT_STRING,
+	  .off = C(owner_channel_name),
+	  .doc = "The channel that tells channel owners of expired notices "
+	  "and of channels that fail. Absent: such events are only logged "
+	  "and counted." },
 
 	{ .path = "ingress", .type = OPT_GROUP,
 	  .doc = "Where publishers connect (SPEC section 2)." },
@@ -185,6 +208,11 @@ static const struct option options[] = {
 	  .def = "5m", .min = 100, .max = DAY,
 	  .off = POL(CLASS_BATCH, deliver_within_ms),
 	  .doc = "Counted from the flush." },
+	{ .path = "policies.batch.at", .type = OPT_STRINGS,
+	  .max = POLICY_AT_MAX, .off = POL(CLASS_BATCH, at_names),
+	  .off_n = POL(CLASS_BATCH, nat_names), .check = check_tod,
+	  .doc = "Times of day (\"HH:MM\", in timezone) at which every "
+	  "digest is flushed as well." },
 	{ .path = "policies.interactive", .type = OPT_GROUP,
 	  .doc = "Interactive notices, which expect an ack." },
 	{ .path = "policies.interactive.respond_within", .type = OPT_DURATION,
@@ -195,6 +223,53 @@ static const struct option options[] = {
 	  .def = "5s", .min = 100, .max = DAY,
 	  .off = POL(CLASS_INTERACTIVE, deliver_within_ms),
 	  .doc = "As for realtime: interactive notices go out at once." },
+	{ .path = "policies.interactive.escalation", .type = OPT_STRING,
+	  .off = POL(CLASS_INTERACTIVE, escalation_name),
+	  .doc = "The escalation chain of a notice not acked in time. "
+	  "Absent: it expires at its deadline and the owners are told." },
+
+	{ .path = "escalations", .type = OPT_SECTION, .what = "group",
+	  .doc = "Escalation chains; the key is the chain's name." },
+	{ .path = SCOPE_ESC ".levels", .type = OPT_SECTION,
+	  .flags = OPT_REQUIRED, .what = "list of levels",
+	  .doc = "Fired in turn while the notice stays unacked." },
+	{ .path = SCOPE_ESC ".repeat", .type = OPT_INT, .def = "0",
+	  .min = 0, .max = 100, .off = ES(repeat),
+	  .doc = "How many more times the chain runs after its first "
+	  "round." },
+	{ .path = SCOPE_ESC ".expire_after", .type = OPT_DURATION,
+	  .min = SEC, .max = DURATION_MAX_MS, .off = ES(expire_after_ms),
+	  .doc = "After the last level, how long before the notice expires "
+	  "and the owners are told. Absent: the last level's after." },
+	{ .path = SCOPE_LEVEL ".after", .type = OPT_DURATION,
+	  .min = SEC, .max = DURATION_MAX_MS, .off = EL(after_ms),
+	  .doc = "Wait after the previous step (for the first level: after "
+	  "the response deadline; absent there: at the deadline)." },
+	{ .path = SCOPE_LEVEL ".channels", .type = OPT_SECTION,
+	  .flags = OPT_REQUIRED, .what = "string or list",
+	  .doc = "Channels that get the escalation notice." },
+
+	{ .path = "limits", .type = OPT_SECTION, .what = "list of limits",
+	  .doc = "Frequency caps, checked in order." },
+	{ .path = SCOPE_LIMIT ".name", .type = OPT_STRING,
+	  .flags = OPT_REQUIRED, .off = LM(name),
+	  .doc = "Named in rate_limited replies and logs." },
+	{ .path = SCOPE_LIMIT ".match", .type = OPT_SECTION,
+	  .what = "match group",
+	  .doc = "The notices the cap counts (source, audience, ...)." },
+	{ .path = SCOPE_LIMIT ".max", .type = OPT_INT, .flags = OPT_REQUIRED,
+	  .min = 1, .max = 1000000, .off = LM(max),
+	  .doc = "At most this many notices per period." },
+	{ .path = SCOPE_LIMIT ".per", .type = OPT_DURATION,
+	  .flags = OPT_REQUIRED, .min = SEC, .max = DURATION_MAX_MS,
+	  .off = LM(per_ms), .doc = "The sliding period." },
+	{ .path = SCOPE_LIMIT ".action", .type = OPT_ENUM, .def = "demote",
+	  .off = LM(action), .names = action_names,
+	  .doc = "Over the cap: demote to batch, or reject with "
+	  "rate_limited." },
+	{ .path = SCOPE_LIMIT ".urgent_bypass", .type = OPT_BOOL,
+	  .def = "false", .off = LM(urgent_bypass),
+	  .doc = "Whether urgent notices pass a full cap." },
 
 	{ .path = "channels", .type = OPT_SECTION, .what = "group",
 	  .doc = "One group per channel; the key is the channel's name." },
@@ -244,6 +319,10 @@ static const struct option options[] = {
 	{ .path = SCOPE_CHANNEL ".concurrency", .type = OPT_INT, .def = "4",
 	  .min = 1, .max = 1024, .off = CH(concurrency),
 	  .doc = "Deliveries in flight at once." },
+	{ .path = SCOPE_CHANNEL ".quiet_hours", .type = OPT_STRING,
+	  .off = CH(quiet_hours), .check = check_window,
+	  .doc = "\"HH:MM-HH:MM\" in timezone: non-urgent deliveries wait "
+	  "until the window ends; urgent ones go at once." },
 
 	{ .path = "routes", .type = OPT_SECTION, .what = "list of routes",
 	  .flags = OPT_REQUIRED,
@@ -266,6 +345,29 @@ static const struct option options[] = {
 	{ .path = SCOPE_ROUTE ".continue", .type = OPT_BOOL, .def = "false",
 	  .off = RT(cont),
 	  .doc = "Go on matching the next routes; channels add up." },
+	{ .path = SCOPE_ROUTE ".policy", .type = OPT_GROUP,
+	  .doc = "Overrides of the class policies for this route's "
+	  "notices." },
+	{ .path = SCOPE_ROUTE ".policy.deliver_within", .type = OPT_DURATION,
+	  .min = 100, .max = DAY, .off = RT(policy.deliver_within_ms),
+	  .doc = "As policies.realtime.deliver_within." },
+	{ .path = SCOPE_ROUTE ".policy.window", .type = OPT_DURATION,
+	  .min = SEC, .max = DAY, .off = RT(policy.window_ms),
+	  .doc = "As policies.batch.window." },
+	{ .path = SCOPE_ROUTE ".policy.max_items", .type = OPT_INT,
+	  .min = 1, .max = 100000, .off = RT(policy.max_items),
+	  .doc = "As policies.batch.max_items." },
+	{ .path = SCOPE_ROUTE ".policy.at", .type = OPT_STRINGS,
+	  .max = POLICY_AT_MAX, .off = RT(policy.at_names),
+	  .off_n = RT(policy.nat_names), .check = check_tod,
+	  .doc = "As policies.batch.at." },
+	{ .path = SCOPE_ROUTE ".policy.respond_within", .type = OPT_DURATION,
+	  .min = SEC, .max = DURATION_MAX_MS,
+	  .off = RT(policy.respond_within_ms),
+	  .doc = "As policies.interactive.respond_within." },
+	{ .path = SCOPE_ROUTE ".policy.escalation", .type = OPT_STRING,
+	  .off = RT(policy.escalation_name),
+	  .doc = "As policies.interactive.escalation." },
 };
 #define NOPTIONS	(sizeof(options) / sizeof(options[0]))
 
@@ -334,6 +436,7 @@ static void		 config_load_route(struct config *, struct route *,
 			    struct config_errors *);
 static void		 config_load_routes(struct config *,
 			    struct config_errors *);
+static void		 config_free_rules(struct config *);
 static void		 config_check_reach(struct config *,
 			    struct config_errors *);
 
@@ -345,6 +448,49 @@ check_endpoint(const char *s, char *err, size_t len)
 	    s[6] != '\0')
 		return (0);
 	snprintf(err, len, "'%s' is not a tcp:// or ipc:// endpoint", s);
+	return (-1);
+}
+
+/*
+ * A zone must exist: glibc takes an unknown TZ for UTC without a word,
+ * which would shift every quiet hour and batch time in silence.
+ */
+static int
+check_timezone(const char *s, char *err, size_t len)
+{
+	char path[512];
+
+	if (strcmp(s, "UTC") == 0)
+		return (0);
+	if (s[0] != '/' && strstr(s, "..") == NULL) {
+		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", s);
+		if (access(path, R_OK) == 0)
+			return (0);
+	}
+	snprintf(err, len, "unknown time zone '%s' (expected a name under "
+	    "/usr/share/zoneinfo, such as Europe/Berlin, or UTC)", s);
+	return (-1);
+}
+
+static int
+check_tod(const char *s, char *err, size_t len)
+{
+	if (tod_parse(s) != -1)
+		return (0);
+	snprintf(err, len, "'%s' is not a time of day (expected HH:MM, "
+	    "00:00 to 23:59)", s);
+	return (-1);
+}
+
+static int
+check_window(const char *s, char *err, size_t len)
+{
+	struct tod_window w;
+
+	if (tod_window_parse(s, &w) == 0)
+		return (0);
+	snprintf(err, len, "'%s' is not a daily window (expected "
+	    "HH:MM-HH:MM with two different times, such as 22:00-07:00)", s);
 	return (-1);
 }
 
@@ -1422,6 +1568,279 @@ config_check_reach(struct config *cf, struct config_errors *errs)
 	free(seen);
 }
 
+/* A policy's "HH:MM" strings as sorted minutes (checked by the table). */
+static void
+config_policy_times(struct policy *p)
+{
+	size_t i, j;
+	int m;
+
+	p->nat = 0;
+	for (i = 0; i < p->nat_names && p->nat < POLICY_AT_MAX; i++) {
+		if ((m = tod_parse(p->at_names[i])) == -1)
+			continue;
+		for (j = p->nat; j > 0 && p->at[j - 1] > m; j--)
+			p->at[j] = p->at[j - 1];
+		p->at[j] = m;
+		p->nat++;
+	}
+}
+
+int
+config_escalation_index(const struct config *cf, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < cf->nescalations; i++)
+		if (cf->escalations[i].name != NULL &&
+		    strcmp(cf->escalations[i].name, name) == 0)
+			return ((int)i);
+	return (-1);
+}
+
+/* One level of a chain: when it fires and whom it tells. */
+static void
+config_load_level(struct config *cf, struct escalation *esc, size_t i,
+    const config_setting_t *e, struct config_errors *errs)
+{
+	struct esc_level *lv = &esc->levels[i];
+	const config_setting_t *s;
+
+	lv->line = (int)config_setting_source_line(e);
+	if (!config_setting_is_group(e)) {
+		config_error(errs, e, "escalation '%s': level %zu: expected "
+		    "{ after = \"15m\"; channels = [ ... ]; }", esc->name,
+		    i + 1);
+		return;
+	}
+	opt_load_group(e, SCOPE_LEVEL, lv, 1, errs);
+	if ((s = config_setting_get_member(e, "channels")) == NULL)
+		config_error(errs, e, "escalation '%s': level %zu has no "
+		    "channels: it would tell no one", esc->name, i + 1);
+	else if (config_names(cf, s, &lv->channels, &lv->nchannels,
+	    errs) == 0 && lv->nchannels == 0)
+		config_error(errs, s, "escalation '%s': level %zu has no "
+		    "channels: it would tell no one", esc->name, i + 1);
+	if (i > 0 && lv->after_ms == 0)
+		config_error(errs, e, "escalation '%s': level %zu has no "
+		    "'after', so it can never fire on its own: it would go "
+		    "off together with level %zu (merge their channels, or "
+		    "give it an after)", esc->name, i + 1, i);
+}
+
+static void
+config_load_escalation(struct config *cf, struct escalation *esc,
+    const config_setting_t *g, struct config_errors *errs)
+{
+	const config_setting_t *s;
+	int i, n;
+
+	opt_load_group(g, SCOPE_ESC, esc, 1, errs);
+	if ((s = config_setting_get_member(g, "levels")) == NULL) {
+		config_error(errs, g, "escalation '%s' has no levels",
+		    esc->name);
+		return;
+	}
+	if (!config_setting_is_list(s) || (n = config_setting_length(s)) ==
+	    0) {
+		config_error(errs, s, "escalation '%s': levels: expected a "
+		    "non-empty list ( { after = \"15m\"; channels = [ ... ]; "
+		    "}, ... )", esc->name);
+		return;
+	}
+	if ((esc->levels = calloc((size_t)n, sizeof(*esc->levels))) == NULL) {
+		config_error(errs, s, "out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		config_load_level(cf, esc, esc->nlevels++,
+		    config_setting_get_elem(s, (unsigned)i), errs);
+}
+
+/* The escalations group: named chains. */
+static void
+config_load_escalations(struct config *cf, struct config_errors *errs)
+{
+	const config_setting_t *s, *g;
+	struct escalation *esc;
+	int i, n;
+
+	if ((s = config_lookup(&cf->lc, "escalations")) == NULL)
+		return;
+	if (!config_setting_is_group(s)) {
+		config_error(errs, s, "escalations: expected a group of chains "
+		    "{ name = { levels = ( ... ); }; }, not %s",
+		    opt_type_name(config_setting_type(s)));
+		return;
+	}
+	if ((n = config_setting_length(s)) == 0)
+		return;
+	if ((cf->escalations = calloc((size_t)n, sizeof(*cf->escalations))) ==
+	    NULL) {
+		config_error(errs, s, "escalations: out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		g = config_setting_get_elem(s, (unsigned)i);
+		esc = &cf->escalations[cf->nescalations++];
+		esc->line = (int)config_setting_source_line(g);
+		if ((esc->name = strdup(config_setting_name(g))) == NULL) {
+			config_error(errs, g, "escalations: out of memory");
+			continue;
+		}
+		if (!config_setting_is_group(g)) {
+			config_error(errs, g, "escalation '%s': expected a "
+			    "group { levels = ( ... ); }", esc->name);
+			continue;
+		}
+		config_load_escalation(cf, esc, g, errs);
+	}
+}
+
+/* A chain named by a policy must exist. */
+static void
+config_resolve_escalation(struct config *cf, struct policy *p,
+    const config_setting_t *where, struct config_errors *errs)
+{
+	char known[256];
+	size_t i;
+
+	p->escalation = -1;
+	if (p->escalation_name == NULL)
+		return;
+	p->escalation = config_escalation_index(cf, p->escalation_name);
+	if (p->escalation != -1)
+		return;
+	known[0] = '\0';
+	for (i = 0; i < cf->nescalations; i++) {
+		strlcat(known, i ? ", " : "known: ", sizeof(known));
+		strlcat(known, cf->escalations[i].name, sizeof(known));
+	}
+	config_error(errs, where, "unknown escalation chain '%s' (%s)",
+	    p->escalation_name, known[0] ? known : "none is defined");
+}
+
+/* Times of day and chain names of the class policies and route overrides. */
+static void
+config_load_policies(struct config *cf, struct config_errors *errs)
+{
+	const config_setting_t *routes, *e;
+	size_t i;
+	int c;
+
+	for (c = 0; c < CLASS_COUNT; c++) {
+		config_policy_times(&cf->policies[c]);
+		config_resolve_escalation(cf, &cf->policies[c],
+		    config_lookup(&cf->lc, "policies.interactive.escalation"),
+		    errs);
+	}
+	routes = config_lookup(&cf->lc, "routes");
+	for (i = 0; i < cf->nroutes; i++) {
+		e = routes ? config_setting_get_elem(routes, (unsigned)i) :
+		    NULL;
+		config_policy_times(&cf->routes[i].policy);
+		config_resolve_escalation(cf, &cf->routes[i].policy,
+		    e ? config_setting_lookup((config_setting_t *)e,
+		    "policy.escalation") : NULL,
+		    errs);
+	}
+}
+
+/* The limits list: frequency caps, in order; names unique. */
+static void
+config_load_limits(struct config *cf, struct config_errors *errs)
+{
+	const config_setting_t *s, *e;
+	struct limit_conf *lm;
+	int i, n;
+	size_t j;
+
+	if ((s = config_lookup(&cf->lc, "limits")) == NULL)
+		return;
+	if (!config_setting_is_list(s)) {
+		config_error(errs, s, "limits: expected a list ( { name = "
+		    "\"...\"; match = { ... }; max = 3; per = \"1d\"; }, ... )");
+		return;
+	}
+	if ((n = config_setting_length(s)) == 0)
+		return;
+	if ((cf->limits = calloc((size_t)n, sizeof(*cf->limits))) == NULL) {
+		config_error(errs, s, "limits: out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		e = config_setting_get_elem(s, (unsigned)i);
+		lm = &cf->limits[cf->nlimits++];
+		lm->line = (int)config_setting_source_line(e);
+		match_compile(&lm->match, NULL, 1, errs);
+		if (!config_setting_is_group(e)) {
+			config_error(errs, e, "limits[%d]: expected a group "
+			    "{ name = ...; max = ...; per = ...; }", i);
+			continue;
+		}
+		opt_load_group(e, SCOPE_LIMIT, lm, 1, errs);
+		match_free(&lm->match);
+		match_compile(&lm->match, config_setting_get_member(e,
+		    "match"), 1, errs);
+		for (j = 0; lm->name != NULL && j + 1 < cf->nlimits; j++)
+			if (cf->limits[j].name != NULL &&
+			    strcmp(cf->limits[j].name, lm->name) == 0)
+				config_error(errs, e, "limit name '%s' is "
+				    "already used by the limit at line %d",
+				    lm->name, cf->limits[j].line);
+	}
+}
+
+/* notify.owner_channel and each channel's quiet hours. */
+static void
+config_load_notify(struct config *cf, struct config_errors *errs)
+{
+	char known[256];
+	size_t i;
+
+	cf->owner_channel = -1;
+	if (cf->owner_channel_name != NULL &&
+	    (cf->owner_channel = config_channel_index(cf,
+	    cf->owner_channel_name)) == -1) {
+		config_known_channels(cf, known, sizeof(known));
+		config_error(errs, config_lookup(&cf->lc,
+		    "notify.owner_channel"), "notify.owner_channel: unknown "
+		    "channel '%s' (%s)", cf->owner_channel_name, known);
+	}
+	for (i = 0; i < cf->nchannels; i++)
+		if (cf->channels[i].quiet_hours != NULL)
+			(void)tod_window_parse(cf->channels[i].quiet_hours,
+			    &cf->channels[i].quiet);
+}
+
+void
+config_policy(const struct config *cf, const struct route *r,
+    enum notice_class class, struct policy *out)
+{
+	const struct policy *p;
+
+	*out = cf->policies[class];
+	if (r == NULL)
+		return;
+	p = &r->policy;
+	if (p->deliver_within_ms != 0)
+		out->deliver_within_ms = p->deliver_within_ms;
+	if (p->window_ms != 0)
+		out->window_ms = p->window_ms;
+	if (p->max_items != 0)
+		out->max_items = p->max_items;
+	if (p->nat != 0) {
+		memcpy(out->at, p->at, sizeof(out->at));
+		out->nat = p->nat;
+	}
+	if (p->respond_within_ms != 0)
+		out->respond_within_ms = p->respond_within_ms;
+	if (p->escalation_name != NULL) {
+		out->escalation_name = p->escalation_name;
+		out->escalation = p->escalation;
+	}
+}
+
 struct config *
 config_load(const char *path, struct config_errors *errs)
 {
@@ -1446,12 +1865,41 @@ config_load(const char *path, struct config_errors *errs)
 		config_load_channels(cf, errs);
 		config_load_routes(cf, errs);
 		config_check_reach(cf, errs);
+		config_load_escalations(cf, errs);
+		config_load_policies(cf, errs);
+		config_load_limits(cf, errs);
+		config_load_notify(cf, errs);
 	}
 	if (errs_count(errs) != before) {
 		config_free(cf);
 		return (NULL);
 	}
 	return (cf);
+}
+
+/* Escalation chains and limits. */
+static void
+config_free_rules(struct config *cf)
+{
+	struct escalation *esc;
+	size_t i, j;
+
+	for (i = 0; i < cf->nescalations; i++) {
+		esc = &cf->escalations[i];
+		opt_free_group(SCOPE_ESC, esc);
+		for (j = 0; j < esc->nlevels; j++) {
+			opt_free_group(SCOPE_LEVEL, &esc->levels[j]);
+			free(esc->levels[j].channels);
+		}
+		free(esc->levels);
+		free(esc->name);
+	}
+	free(cf->escalations);
+	for (i = 0; i < cf->nlimits; i++) {
+		opt_free_group(SCOPE_LIMIT, &cf->limits[i]);
+		match_free(&cf->limits[i].match);
+	}
+	free(cf->limits);
 }
 
 /* Free a config and what its adapters parsed (ops->args_free). */
@@ -1484,6 +1932,7 @@ config_free(struct config *cf)
 		free(cf->routes[i].fallback);
 	}
 	free(cf->routes);
+	config_free_rules(cf);
 	config_destroy(&cf->lc);
 	free(cf->path);
 	free(cf);

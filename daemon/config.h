@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "limit.h"
 #include "match.h"
 #include "notice.h"
+#include "tod.h"
 
 struct adapter_ops;
 
@@ -58,7 +60,46 @@ struct channel_conf {
 	size_t			 nfallback;
 	int			 queue_max;
 	int			 concurrency;
+	char			*quiet_hours;	/* as written, or NULL */
+	struct tod_window	 quiet;		/* valid when quiet_hours */
 	const config_setting_t	*setting;	/* valid while config lives */
+};
+
+/*
+ * Response-time rules (SPEC §5). The config holds one per class; a route
+ * may override any field (0 / NULL there: inherit the class's).
+ */
+#define POLICY_AT_MAX	24
+struct policy {
+	int64_t	deliver_within_ms;	/* realtime, interactive; batch from
+					   the flush */
+	int64_t	window_ms;		/* batch */
+	int	max_items;		/* batch */
+	char	**at_names;		/* batch: "HH:MM" as written */
+	size_t	 nat_names;
+	int	 at[POLICY_AT_MAX];	/* minutes after local midnight */
+	size_t	 nat;
+	int64_t	respond_within_ms;	/* interactive */
+	char	*escalation_name;	/* interactive */
+	int	 escalation;		/* index in config, or -1 */
+};
+
+/* One level of an escalation chain. */
+struct esc_level {
+	int		 line;
+	int64_t		 after_ms;	/* after the previous step */
+	int		*channels;
+	size_t		 nchannels;
+};
+
+struct escalation {
+	char		*name;
+	int		 line;
+	struct esc_level *levels;
+	size_t		 nlevels;
+	int		 repeat;	/* further rounds after the first */
+	int64_t		 expire_after_ms; /* after the last level; 0: its
+					     own after */
 };
 
 struct route {
@@ -70,6 +111,7 @@ struct route {
 	int			*fallback;
 	size_t			 nfallback;
 	int			 cont;		/* "continue" */
+	struct policy		 policy;	/* overrides; 0 = inherit */
 };
 
 struct classify_rule {
@@ -78,12 +120,6 @@ struct classify_rule {
 	enum notice_class	 class;
 };
 
-struct policy {
-	int64_t	deliver_within_ms;	/* realtime, batch (from flush) */
-	int64_t	window_ms;		/* batch */
-	int	max_items;		/* batch */
-	int64_t	respond_within_ms;	/* interactive */
-};
 
 #define INGRESS_ENDPOINTS_MAX	16
 struct config {
@@ -116,7 +152,14 @@ struct config {
 	struct classify_rule	*rules;
 	size_t			 nrules;
 
+	char			*timezone;
 	struct policy		 policies[CLASS_COUNT];
+	struct escalation	*escalations;
+	size_t			 nescalations;
+	struct limit_conf	*limits;
+	size_t			 nlimits;
+	char			*owner_channel_name;
+	int			 owner_channel;	/* index, or -1 */
 
 	struct channel_conf	*channels;
 	size_t			 nchannels;
@@ -136,6 +179,10 @@ int		 config_channel_index(const struct config *, const char *);
  * (adapters' check skips these and rejects any other key of its own).
  */
 int		 config_channel_common(const char *key);
+/* The rules for a notice of a class sent by a route (NULL: none). */
+void		 config_policy(const struct config *, const struct route *,
+		    enum notice_class, struct policy *out);
+int		 config_escalation_index(const struct config *, const char *);
 /* The option table as a Markdown table: docs/config.md is made from it. */
 void		 config_dump_options(FILE *);
 

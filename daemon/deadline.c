@@ -95,6 +95,36 @@ deadline_first(const struct deadline_heap *h)
 	return (h->n > 0 ? h->items[0] : NULL);
 }
 
+/*
+ * A best-first walk from the root: the next smallest is always a child of
+ * one already taken, so only the frontier is searched. O(max^2), for a
+ * status display of a few entries.
+ */
+size_t
+deadline_smallest(const struct deadline_heap *h, struct deadline **out,
+    size_t max)
+{
+	size_t frontier[129], nf = 0, n = 0, i, best, slot, child;
+
+	if (max > 64)
+		max = 64;
+	if (h->n > 0)
+		frontier[nf++] = 0;
+	while (n < max && nf > 0) {
+		for (best = 0, i = 1; i < nf; i++)
+			if (h->items[frontier[i]]->at_ms <
+			    h->items[frontier[best]]->at_ms)
+				best = i;
+		slot = frontier[best];
+		frontier[best] = frontier[--nf];
+		out[n++] = h->items[slot];
+		for (child = 2 * slot + 1; child <= 2 * slot + 2; child++)
+			if (child < h->n)
+				frontier[nf++] = child;
+	}
+	return (n);
+}
+
 void
 deadline_arm(struct deadline_heap *h, struct deadline *d, int64_t at_ms,
     deadline_fn fn, void *arg)

@@ -41,6 +41,9 @@ size_t			 deadline_run(struct deadline_heap *, int64_t now_ms,
 size_t			 deadline_count(const struct deadline_heap *);
 /* The earliest armed deadline, or NULL. */
 struct deadline		*deadline_first(const struct deadline_heap *);
+/* The max earliest deadlines, in order; returns how many. */
+size_t			 deadline_smallest(const struct deadline_heap *,
+			    struct deadline **out, size_t max);
 int64_t			 deadline_now(const struct deadline_heap *);
 int64_t			 deadline_monotonic_ms(void);
 int64_t			 deadline_wall_ms(void);

@@ -1,9 +1,13 @@
 /*
  * dispatch.c: deliveries. An accepted notice becomes one delivery per
- * target channel; each outcome is written to the spool and leads to the
- * next step: retry after an exponential backoff with jitter, the fallback
- * channels after a permanent failure or when retries run out, or "dead"
- * when no channel is left to take it — never a silent drop.
+ * target channel. Every delivery, new or restored, passes through
+ * dispatch_enqueue(), which applies the delivery rules in order: a batch
+ * notice joins its channel's digest; a non-urgent delivery waits out the
+ * channel's quiet hours; a realtime or interactive one gets its
+ * deliver_within deadline. Each outcome is written to the spool and leads
+ * to the next step: retry after an exponential backoff with jitter, the
+ * fallback channels after a permanent failure or when retries run out, or
+ * "dead" when no channel is left to take it — never a silent drop.
  */
 #include <event2/event.h>
 #include <stdio.h>
@@ -11,13 +15,16 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "batch.h"
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
+#include "duration.h"
 #include "log.h"
 #include "notice.h"
 #include "route.h"
 #include "spool.h"
+#include "tod.h"
 
 static struct {
 	struct event_base	*base;
@@ -25,7 +32,8 @@ static struct {
 	const struct config	*conf;
 	struct channel		**channels;
 	size_t			 nchannels;
-	struct deadline_heap	*retries;
+	struct deadline_heap	*retries;	/* retry and quiet-hour waits */
+	struct deadline_heap	*dues;		/* deliver_within */
 	struct event		*commit_ev;
 	size_t			 pending;
 	int			 commit_scheduled;
@@ -37,11 +45,17 @@ static struct delivery	*delivery_new(struct notice *, struct channel *,
 			    const struct route *, int pilot,
 			    const struct channel *fallback_of);
 static void		 delivery_free(struct delivery *);
+static void		 dispatch_enqueue(struct delivery *);
+static int		 dispatch_quiet(struct delivery *);
+static void		 dispatch_hold_cb(struct deadline *, void *);
 static void		 dispatch_done_cb(struct channel *, struct delivery *,
 			    enum delivery_outcome, const char *, void *);
+static void		 dispatch_delivered(struct delivery *);
 static void		 dispatch_retry(struct delivery *, const char *);
 static void		 dispatch_retry_cb(struct deadline *, void *);
+static void		 dispatch_missed_cb(struct deadline *, void *);
 static void		 dispatch_fail(struct delivery *, const char *);
+static size_t		 dispatch_handover(struct delivery *);
 static size_t		 dispatch_fallbacks(const struct delivery *,
 			    const int **);
 static void		 dispatch_record(struct delivery *, enum spool_dstate,
@@ -56,8 +70,9 @@ dispatch_init(struct event_base *base, struct spool *spool)
 	dsp.base = base;
 	dsp.spool = spool;
 	dsp.retries = deadline_heap_new(base, NULL);
+	dsp.dues = deadline_heap_new(base, NULL);
 	dsp.commit_ev = event_new(base, -1, 0, dispatch_commit_cb, NULL);
-	if (dsp.retries == NULL || dsp.commit_ev == NULL)
+	if (dsp.retries == NULL || dsp.dues == NULL || dsp.commit_ev == NULL)
 		return (-1);
 	return (0);
 }
@@ -84,8 +99,9 @@ dispatch_start(const struct config *conf, char *err, size_t errlen)
 }
 
 /*
- * Stop every channel. What is still queued, in flight or waiting to retry
- * stays pending in the spool and is delivered after the next start.
+ * Stop every channel. What is still queued, in flight, waiting to retry,
+ * held for quiet hours or in an open digest stays pending in the spool and
+ * is delivered after the next start.
  */
 void
 dispatch_shutdown(void)
@@ -94,12 +110,16 @@ dispatch_shutdown(void)
 	size_t i;
 
 	dsp.tearing_down = 1;
+	while ((dl = deadline_first(dsp.dues)) != NULL)
+		deadline_cancel(dsp.dues, dl);
 	while ((dl = deadline_first(dsp.retries)) != NULL) {
 		deadline_cancel(dsp.retries, dl);
 		delivery_free(dl->arg);
 	}
-	for (i = 0; i < dsp.nchannels; i++)
+	for (i = 0; i < dsp.nchannels; i++) {
+		batch_channel_free(dsp.channels[i]);
 		channel_free(dsp.channels[i]);
+	}
 	free(dsp.channels);
 	dsp.channels = NULL;
 	dsp.nchannels = 0;
@@ -107,8 +127,9 @@ dispatch_shutdown(void)
 		log_warnx("spool commit at shutdown failed: %s",
 		    dsp.spool->error);
 	deadline_heap_free(dsp.retries);
+	deadline_heap_free(dsp.dues);
 	event_free(dsp.commit_ev);
-	dsp.retries = NULL;
+	dsp.retries = dsp.dues = NULL;
 	dsp.commit_ev = NULL;
 }
 
@@ -123,10 +144,33 @@ dispatch_channel(const char *name)
 	return (NULL);
 }
 
+struct channel *
+dispatch_channel_at(size_t i)
+{
+	return (i < dsp.nchannels ? dsp.channels[i] : NULL);
+}
+
+size_t
+dispatch_nchannels(void)
+{
+	return (dsp.nchannels);
+}
+
 size_t
 dispatch_pending(void)
 {
 	return (dsp.pending);
+}
+
+size_t
+dispatch_busy(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < dsp.nchannels; i++)
+		n += (size_t)(dsp.channels[i]->queued +
+		    dsp.channels[i]->inflight);
+	return (n);
 }
 
 const struct dispatch_stats *
@@ -195,7 +239,7 @@ dispatch_notice(struct notice *n, const struct route_result *res)
 		    t->pilot, NULL);
 		if (d == NULL)
 			fatal("dispatch_notice");
-		channel_enqueue(d->channel, d);
+		dispatch_enqueue(d);
 	}
 }
 
@@ -225,8 +269,61 @@ dispatch_restore(struct notice *n, const struct spool_delivery *sd)
 		strlcpy(d->fallback_of_name, sd->fallback_of,
 		    sizeof(d->fallback_of_name));
 	d->attempts = sd->attempts;
-	channel_enqueue(ch, d);
+	d->level = sd->level;
+	if (sd->digest != NULL)
+		batch_restore(ch, sd->digest, d);
+	else
+		dispatch_enqueue(d);
 	return (0);
+}
+
+void
+dispatch_escalation(struct notice *n, const int *channels, size_t nch,
+    int level, int round, int64_t waited_ms)
+{
+	struct spool_delivery sd;
+	struct delivery *d;
+	size_t i;
+
+	for (i = 0; i < nch; i++) {
+		if ((d = delivery_new(n, dsp.channels[channels[i]], NULL, 0,
+		    NULL)) == NULL)
+			fatal("dispatch_escalation");
+		d->level = level;
+		d->round = round;
+		d->waited_ms = waited_ms;
+		snprintf(d->id, sizeof(d->id), "%s/esc%d.%d/%s", n->id, round,
+		    level, d->channel->name);
+		memset(&sd, 0, sizeof(sd));
+		sd.id = d->id;
+		sd.channel = d->channel->name;
+		sd.level = level;
+		if (spool_add_delivery(dsp.spool, n->id, &sd) == -1)
+			log_warnx("spool: escalation delivery %s not recorded: "
+			    "%s", d->id, dsp.spool->error);
+		dispatch_enqueue(d);
+	}
+}
+
+void
+dispatch_digest(struct channel *ch, const char *id, struct delivery **items,
+    size_t n)
+{
+	struct delivery *d;
+
+	if ((d = delivery_new(items[0]->notice, ch, NULL, 0, NULL)) == NULL)
+		fatal("dispatch_digest");
+	strlcpy(d->id, id, sizeof(d->id));
+	d->items = items;
+	d->nitems = n;
+	ch->stats.digests++;
+	dispatch_enqueue(d);
+}
+
+void
+dispatch_release(struct delivery *d)
+{
+	delivery_free(d);
 }
 
 static const struct route *
@@ -268,12 +365,71 @@ delivery_new(struct notice *n, struct channel *ch, const struct route *r,
 	return (d);
 }
 
+/* A digest's shell frees its items too (they ended with it). */
 static void
 delivery_free(struct delivery *d)
 {
+	size_t i;
+
+	if (dsp.retries != NULL)
+		deadline_cancel(dsp.retries, &d->retry);
+	if (dsp.dues != NULL)
+		deadline_cancel(dsp.dues, &d->due);
+	for (i = 0; i < d->nitems; i++)
+		delivery_free(d->items[i]);
+	free(d->items);
 	dsp.pending--;
 	notice_unref(d->notice);
 	free(d);
+}
+
+/* The rules every delivery passes before it is queued on its channel. */
+static void
+dispatch_enqueue(struct delivery *d)
+{
+	const struct notice *n = d->notice;
+	struct policy pol;
+
+	config_policy(dsp.conf, d->route, n->class, &pol);
+	if (n->class == CLASS_BATCH && d->items == NULL && d->level == 0 &&
+	    d->fallback_of < 0) {
+		batch_add(d->channel, d, &pol);
+		return;
+	}
+	if (dispatch_quiet(d))
+		return;
+	if (d->due.slot == 0 && !d->failed_over && pol.deliver_within_ms > 0)
+		deadline_arm(dsp.dues, &d->due, deadline_monotonic_ms() +
+		    pol.deliver_within_ms, dispatch_missed_cb, d);
+	channel_enqueue(d->channel, d);
+}
+
+/* Hold a non-urgent delivery until the channel's quiet hours end. */
+static int
+dispatch_quiet(struct delivery *d)
+{
+	const struct channel_conf *cc = d->channel->conf;
+	int64_t now, end;
+
+	if (cc->quiet_hours == NULL || d->notice->priority == PRIORITY_URGENT)
+		return (0);
+	now = deadline_wall_ms();
+	if (!tod_in_window(now, &cc->quiet))
+		return (0);
+	end = tod_window_end(now, &cc->quiet);
+	d->channel->stats.held++;
+	log_info("held id=%s channel=%s until_ms=%lld (quiet hours %s)",
+	    d->id, d->channel->name, (long long)end, cc->quiet_hours);
+	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() +
+	    (end - now), dispatch_hold_cb, d);
+	return (1);
+}
+
+static void
+dispatch_hold_cb(struct deadline *dl, void *arg)
+{
+	(void)dl;
+	dispatch_enqueue(arg);
 }
 
 static void
@@ -289,9 +445,7 @@ dispatch_done_cb(struct channel *ch, struct delivery *d,
 	}
 	switch (outcome) {
 	case OUTCOME_DELIVERED:
-		dsp.stats.delivered++;
-		dispatch_record(d, DSTATE_DELIVERED, NULL);
-		delivery_free(d);
+		dispatch_delivered(d);
 		break;
 	case OUTCOME_RETRYABLE:
 		if (d->attempts <= d->channel->conf->retry.max)
@@ -305,6 +459,21 @@ dispatch_done_cb(struct channel *ch, struct delivery *d,
 	}
 }
 
+static void
+dispatch_delivered(struct delivery *d)
+{
+	size_t i;
+
+	dsp.stats.delivered++;
+	if (d->items == NULL)
+		dispatch_record(d, DSTATE_DELIVERED, NULL);
+	for (i = 0; i < d->nitems; i++) {
+		d->items[i]->attempts = d->attempts;
+		dispatch_record(d->items[i], DSTATE_DELIVERED, NULL);
+	}
+	delivery_free(d);
+}
+
 /*
  * Exponential backoff with "equal jitter": half the delay is fixed, half
  * random, so that a crowd of retries spreads out without any of them
@@ -316,9 +485,9 @@ dispatch_retry(struct delivery *d, const char *error)
 	const struct retry_policy *rp = &d->channel->conf->retry;
 	int64_t delay = rp->backoff_ms;
 	uint32_t r = 0;
-	int i;
+	size_t i;
 
-	for (i = 1; i < d->attempts && delay < rp->backoff_max_ms; i++)
+	for (i = 1; i < (size_t)d->attempts && delay < rp->backoff_max_ms; i++)
 		delay *= 2;
 	if (delay > rp->backoff_max_ms)
 		delay = rp->backoff_max_ms;
@@ -328,6 +497,8 @@ dispatch_retry(struct delivery *d, const char *error)
 	    1)) : 0);
 	dsp.stats.retried++;
 	dispatch_record(d, DSTATE_PENDING, error);
+	for (i = 0; i < d->nitems; i++)
+		dispatch_record(d->items[i], DSTATE_PENDING, error);
 	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() + delay,
 	    dispatch_retry_cb, d);
 }
@@ -341,12 +512,33 @@ dispatch_retry_cb(struct deadline *dl, void *arg)
 	channel_enqueue(d->channel, d);
 }
 
+/*
+ * deliver_within passed: count the miss and let the fallback channels
+ * have the notice now; this delivery goes on trying.
+ */
+static void
+dispatch_missed_cb(struct deadline *dl, void *arg)
+{
+	struct delivery *d = arg;
+	char ms[32];
+
+	(void)dl;
+	dsp.stats.missed++;
+	d->channel->stats.missed++;
+	duration_format(deadline_monotonic_ms() - d->created_ms, ms,
+	    sizeof(ms));
+	log_warnx("missed deliver_within id=%s channel=%s after=%s", d->id,
+	    d->channel->name, ms);
+	if (d->items == NULL && dispatch_handover(d) > 0)
+		d->failed_over = 1;
+}
+
 /* Which channels take over when this delivery fails for good. */
 static size_t
 dispatch_fallbacks(const struct delivery *d, const int **list)
 {
-	/* A shadow copy or a fallback itself does not cascade further. */
-	if (d->pilot || d->fallback_of >= 0)
+	/* A shadow copy, a fallback or an escalation does not cascade. */
+	if (d->pilot || d->fallback_of >= 0 || d->level > 0)
 		return (0);
 	if (d->route != NULL && d->route->nfallback > 0) {
 		*list = d->route->fallback;
@@ -356,8 +548,9 @@ dispatch_fallbacks(const struct delivery *d, const int **list)
 	return (d->channel->conf->nfallback);
 }
 
-static void
-dispatch_fail(struct delivery *d, const char *error)
+/* Start the fallback deliveries of d; returns how many. */
+static size_t
+dispatch_handover(struct delivery *d)
 {
 	const int *fb = NULL;
 	struct delivery *f;
@@ -371,20 +564,42 @@ dispatch_fail(struct delivery *d, const char *error)
 		f = delivery_new(d->notice, dsp.channels[fb[i]], d->route, 0,
 		    d->channel);
 		if (f == NULL)
-			fatal("dispatch_fail");
+			fatal("dispatch_handover");
 		memset(&sd, 0, sizeof(sd));
 		sd.id = f->id;
 		sd.channel = f->channel->name;
 		sd.route = d->route ? d->route->name : NULL;
 		sd.fallback_of = d->channel->name;
-		if (dsp.spool != NULL)
-			spool_add_delivery(dsp.spool, d->notice->id, &sd);
+		if (spool_add_delivery(dsp.spool, d->notice->id, &sd) == -1)
+			log_warnx("spool: fallback %s not recorded: %s", f->id,
+			    dsp.spool->error);
 		log_info("fallback id=%s from=%s to=%s", d->notice->id,
 		    d->channel->name, f->channel->name);
-		channel_enqueue(f->channel, f);
+		dispatch_enqueue(f);
 		handed++;
 	}
-	if (handed > 0 || d->pilot) {
+	dispatch_commit_soon();
+	return (handed);
+}
+
+static void
+dispatch_fail(struct delivery *d, const char *error)
+{
+	struct delivery *item;
+	size_t i;
+
+	if (d->items != NULL) {
+		/* A digest that failed: each item falls back on its own. */
+		for (i = 0; i < d->nitems; i++) {
+			item = d->items[i];
+			item->attempts = d->attempts;
+			dispatch_fail(item, error);
+		}
+		d->nitems = 0;
+		delivery_free(d);
+		return;
+	}
+	if (d->failed_over || d->pilot || dispatch_handover(d) > 0) {
 		dsp.stats.failed++;
 		dispatch_record(d, DSTATE_FAILED, error);
 	} else {
@@ -406,7 +621,13 @@ dispatch_record(struct delivery *d, enum spool_dstate st, const char *error)
 	    deadline_wall_ms()) == -1)
 		log_warnx("spool update id=%s failed: %s", d->id,
 		    dsp.spool->error);
-	if (!dsp.commit_scheduled) {
+	dispatch_commit_soon();
+}
+
+void
+dispatch_commit_soon(void)
+{
+	if (!dsp.commit_scheduled && dsp.commit_ev != NULL) {
 		dsp.commit_scheduled = 1;
 		event_active(dsp.commit_ev, 0, 0);
 	}
@@ -422,4 +643,55 @@ dispatch_commit_cb(evutil_socket_t fd, short what, void *arg)
 	if (spool_commit(dsp.spool) == -1)
 		log_warnx("spool commit of delivery outcomes failed: %s",
 		    dsp.spool->error);
+}
+
+/*
+ * An owner notice is a notice of the daemon's own, realtime, spooled and
+ * delivered to notify.owner_channel like any other.
+ */
+void
+dispatch_owner_notice(const char *event, const char *ref, const char *owners,
+    const char *subject, const char *body)
+{
+	struct spool_delivery sd;
+	struct route_result res;
+	struct notice *n;
+	char id[200];
+
+	dsp.stats.owner_notices++;
+	if (dsp.conf->owner_channel < 0) {
+		log_warnx("owner event=%s ref=%s owners=%s: %s (no "
+		    "notify.owner_channel to tell them through)", event,
+		    ref ? ref : "-", owners && *owners ? owners : "-", subject);
+		return;
+	}
+	if ((n = notice_new_internal(event, ref, owners, subject, body)) ==
+	    NULL) {
+		log_warnx("owner notice %s: out of memory", event);
+		return;
+	}
+	memset(&res, 0, sizeof(res));
+	res.targets[0].channel = dsp.conf->owner_channel;
+	res.ntargets = 1;
+	dispatch_plan(n, &res, &sd, &id, 1);
+	if (spool_add_notice(dsp.spool, n, &sd, 1) == -1)
+		log_warnx("spool: owner notice %s not recorded: %s", n->id,
+		    dsp.spool->error);
+	log_info("owner notice id=%s event=%s ref=%s owners=%s", n->id, event,
+	    ref ? ref : "-", owners && *owners ? owners : "-");
+	dispatch_notice(n, &res);
+	notice_unref(n);
+	dispatch_commit_soon();
+}
+
+void
+dispatch_tell_owner(const char *channel, const char *event, const char *text)
+{
+	const struct channel *ch = dispatch_channel(channel);
+	const char *owner = ch != NULL ? ch->conf->owner : NULL;
+	char subject[256];
+
+	snprintf(subject, sizeof(subject), "Channel %s: %s", channel, text);
+	dispatch_owner_notice(event, channel, owner ? owner : "", subject,
+	    text);
 }

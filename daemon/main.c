@@ -19,14 +19,17 @@
 
 #include "accept.h"
 #include "adapter.h"
+#include "batch.h"
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
 #include "envelope.h"
+#include "escalate.h"
 #include "ingress.h"
 #include "log.h"
 #include "sb_protocol.h"
 #include "spool.h"
+#include "tod.h"
 
 /* How often the drain at shutdown looks at the queues. */
 #define MAIN_DRAIN_POLL_MS	20
@@ -51,6 +54,7 @@ static void	main_usage(void) __attribute__((noreturn));
 static int	main_check(const char *);
 static void	main_start(const char *, int foreground, int verbose);
 static int	main_restore_cb(const struct spool_pending *, void *);
+static int	main_waiting_cb(const struct spool_waiting *, void *);
 static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_stop(void);
 static void	main_drain_cb(evutil_socket_t, short, void *);
@@ -157,17 +161,25 @@ main_start(const char *path, int foreground, int verbose)
 	    (sbd.zctx = zmq_ctx_new()) == NULL)
 		fatal("event_base_new/zmq_ctx_new");
 	adapter_init(sbd.zctx);
+	if (tod_set_zone(sbd.conf->timezone) == -1)
+		fatalx("timezone %s: not found", sbd.conf->timezone);
 	sbd.spool = spool_open("sqlite", sbd.conf->spool_path,
 	    sbd.conf->spool_sync ? SPOOL_SYNC_NORMAL : SPOOL_SYNC_OFF, err,
 	    sizeof(err));
 	if (sbd.spool == NULL)
 		fatalx("spool: %s", err);
-	if (dispatch_init(sbd.base, sbd.spool) == -1)
-		fatalx("dispatch: out of memory");
+	if (dispatch_init(sbd.base, sbd.spool) == -1 ||
+	    batch_init(sbd.base, sbd.spool, NULL) == -1 ||
+	    escalate_init(sbd.base, sbd.spool, sbd.conf, NULL) == -1)
+		fatalx("out of memory");
 	if (dispatch_start(sbd.conf, err, sizeof(err)) == -1)
 		fatalx("channel: %s", err);
 	if (spool_load_pending(sbd.spool, main_restore_cb, NULL) == -1)
 		fatalx("spool: cannot read pending notices: %s",
+		    sbd.spool->error);
+	batch_restore_done();
+	if (spool_load_waiting(sbd.spool, main_waiting_cb, NULL) == -1)
+		fatalx("spool: cannot read notices waiting for an ack: %s",
 		    sbd.spool->error);
 	if (spool_commit(sbd.spool) == -1)
 		fatalx("spool: %s", sbd.spool->error);
@@ -185,8 +197,9 @@ main_start(const char *path, int foreground, int verbose)
 	sbd.prune = event_new(sbd.base, -1, EV_PERSIST, main_prune_cb, NULL);
 	event_add(sbd.prune, &(struct timeval){ MAIN_PRUNE_EVERY_S, 0 });
 	log_info("started version=%s config=%s hash=%s channels=%zu "
-	    "routes=%zu pending=%zu", SB_VERSION, path, sbd.conf->hash,
-	    sbd.conf->nchannels, sbd.conf->nroutes, dispatch_pending());
+	    "routes=%zu pending=%zu waiting=%zu", SB_VERSION, path,
+	    sbd.conf->hash, sbd.conf->nchannels, sbd.conf->nroutes,
+	    dispatch_pending(), escalate_waiting());
 	sd_notify(0, "READY=1");
 }
 
@@ -207,6 +220,25 @@ main_restore_cb(const struct spool_pending *p, void *arg)
 	for (i = 0; i < p->ndeliveries; i++)
 		if (dispatch_restore(n, &p->deliveries[i]) == -1)
 			fatalx("restore: out of memory");
+	notice_unref(n);
+	return (0);
+}
+
+/* Re-arm the response deadline or escalation of a notice awaiting an ack. */
+static int
+main_waiting_cb(const struct spool_waiting *w, void *arg)
+{
+	struct envelope_error err;
+	struct notice *n;
+
+	(void)arg;
+	if ((n = envelope_parse_stored(w->notice_json, w->notice_len,
+	    &err)) == NULL) {
+		log_warnx("spool: unreadable waiting notice skipped: %s",
+		    err.message);
+		return (0);
+	}
+	escalate_restore(n, w);
 	notice_unref(n);
 	return (0);
 }
@@ -251,7 +283,7 @@ main_stop(void)
 static void
 main_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t left = dispatch_pending();
+	size_t left = dispatch_busy();
 
 	(void)fd;
 	(void)what;
@@ -262,6 +294,9 @@ main_drain_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("shutdown: %zu deliveries left pending in the spool "
 		    "for the next start", left);
 	dispatch_shutdown();
+	escalate_shutdown();
+	batch_shutdown();
+	accept_shutdown();
 	event_base_loopexit(sbd.base, NULL);
 }
 

@@ -417,3 +417,66 @@ notice_audience_kind_parse(const char *s, size_t len)
 	return (notice_name_lookup(notice_audience_kind_names,
 	    AUDIENCE_COUNT, s, len));
 }
+
+/* Append a tag; the notice owns the copies. */
+static int
+notice_add_tag(struct notice *n, const char *key, const char *value)
+{
+	struct notice_tag *t;
+
+	if (value == NULL || *value == '\0')
+		return (0);
+	t = reallocarray(n->tags, n->ntags + 1, sizeof(*t));
+	if (t == NULL)
+		return (-1);
+	n->tags = t;
+	t = &n->tags[n->ntags];
+	if ((t->key = strdup(key)) == NULL)
+		return (-1);
+	if ((t->value = strdup(value)) == NULL) {
+		free(t->key);
+		return (-1);
+	}
+	if (strlen(t->value) > 256)
+		t->value[256] = '\0';	/* ids and names: ASCII */
+	n->ntags++;
+	return (0);
+}
+
+/*
+ * A notice of the daemon's own (to channel owners): realtime, source
+ * "switchboard", audience role:owners, the event and what it concerns in
+ * tags. Returns it with id and json set, or NULL.
+ */
+struct notice *
+notice_new_internal(const char *event, const char *ref, const char *owners,
+    const char *subject, const char *body)
+{
+	struct notice *n;
+	struct timespec ts;
+
+	if ((n = notice_new()) == NULL)
+		return (NULL);
+	n->source = strdup("switchboard");
+	n->audience = calloc(1, sizeof(*n->audience));
+	if (n->audience != NULL &&
+	    (n->audience[0] = strdup("role:owners")) != NULL)
+		n->naudience = 1;
+	n->subject = strndup(subject, SB_SUBJECT_MAX);
+	n->body = body != NULL ? strdup(body) : NULL;
+	n->priority = PRIORITY_HIGH;
+	n->class = CLASS_REALTIME;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	n->received_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	notice_assign_id(n);
+	if (n->source == NULL || n->naudience != 1 || n->subject == NULL ||
+	    (body != NULL && n->body == NULL) ||
+	    notice_add_tag(n, "event", event) == -1 ||
+	    notice_add_tag(n, "ref", ref) == -1 ||
+	    notice_add_tag(n, "owners", owners) == -1 ||
+	    notice_encode(n) == -1) {
+		notice_unref(n);
+		return (NULL);
+	}
+	return (n);
+}

@@ -85,6 +85,8 @@ void		 notice_unref(struct notice *);	/* frees on last reference */
 void		 notice_assign_id(struct notice *);
 int		 notice_encode(struct notice *);	/* fills json */
 const char	*notice_tag(const struct notice *, const char *);
+struct notice	*notice_new_internal(const char *event, const char *ref,
+		    const char *owners, const char *subject, const char *body);
 
 /* Names of the enums above, for the wire, the config and the logs. */
 const char	*notice_class_name(enum notice_class);

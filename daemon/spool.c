@@ -198,6 +198,102 @@ spool_prune(struct spool *sp, int64_t before_ms, int max)
 	return (n);
 }
 
+/*
+ * An accepted notice now waits for its ack until respond_by_ms (wall
+ * clock): written in the pass, like the notice itself.
+ */
+int
+spool_track(struct spool *sp, const char *notice_id, const char *route,
+    int64_t respond_by_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->track(sp, notice_id, route,
+	    respond_by_ms)));
+}
+
+/* A level fired (or the next step moved): what a restart resumes from. */
+int
+spool_escalated(struct spool *sp, const char *notice_id, int level,
+    int round, int64_t next_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->escalated(sp, notice_id, level,
+	    round, next_ms)));
+}
+
+/* score 0: none. Fails (a write failure) when not tracked or acked. */
+int
+spool_acked(struct spool *sp, const char *notice_id, const char *by,
+    const char *note, int score, int64_t now_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->acked(sp, notice_id, by, note,
+	    score, now_ms)));
+}
+
+int
+spool_expired(struct spool *sp, const char *notice_id, int64_t now_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->expired(sp, notice_id,
+	    now_ms)));
+}
+
+/* Sees the pass's own writes; the newest notice when an id was reused. */
+int
+spool_notice_info(struct spool *sp, const char *notice_id,
+    struct spool_notice_info *info)
+{
+	return (sp->ops->notice_info(sp, notice_id, info));
+}
+
+/* 0 when fn was called for every waiting notice, else -1. */
+int
+spool_load_waiting(struct spool *sp,
+    int (*fn)(const struct spool_waiting *, void *), void *arg)
+{
+	return (sp->ops->load_waiting(sp, fn, arg));
+}
+
+/* A write. Every id must name a pending delivery in no other digest. */
+int
+spool_digest_assign(struct spool *sp, const char *digest_id,
+    const char *const *delivery_ids, size_t n)
+{
+	if (n == 0)
+		return (0);
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->digest_assign(sp, digest_id,
+	    delivery_ids, n)));
+}
+
+/* The caller frees *json (NUL-terminated) when this returns 1. */
+int
+spool_describe(struct spool *sp, const char *notice_id, char **json)
+{
+	*json = NULL;
+	return (sp->ops->describe(sp, notice_id, json));
+}
+
+/*
+ * One page: how many rows fn was given (fewer than max: the last page),
+ * or -1. fn may not write the spool; the next page is after the last
+ * row's seq.
+ */
+int
+spool_list_pending(struct spool *sp, int64_t after_seq, size_t max,
+    int (*fn)(const struct spool_pending_row *, void *), void *arg)
+{
+	if (max == 0)
+		return (0);
+	return (sp->ops->list_pending(sp, after_seq, max, fn, arg));
+}
+
 const char *
 spool_dstate_name(enum spool_dstate state)
 {

@@ -42,6 +42,8 @@ struct spool_delivery {
 	int		 pilot;
 	const char	*fallback_of;	/* channel name, or NULL */
 	int64_t		 next_ms;	/* wall clock of the next attempt */
+	int		 level;		/* escalation level; 0: not one */
+	const char	*digest;	/* batch digest id, or NULL */
 };
 
 /* A notice read back at restart, with its pending deliveries. */
@@ -56,6 +58,36 @@ struct spool_pending {
 struct spool_seen {
 	char	class_name[16];
 	char	channels[1024];		/* names, comma separated */
+};
+
+/* An interactive notice waiting for its ack, as stored. */
+struct spool_waiting {
+	const char	*notice_json;
+	size_t		 notice_len;
+	const char	*route;		/* route name, or NULL */
+	int64_t		 respond_by_ms;	/* wall clock */
+	int		 level;		/* escalation level fired last; 0 */
+	int		 round;		/* chain round of that level */
+	int64_t		 next_ms;	/* wall clock of the next step */
+};
+
+/* What the spool knows of one notice (for acks and the status socket). */
+struct spool_notice_info {
+	char		 class_name[16];
+	int64_t		 received_ms;
+	int64_t		 respond_by_ms;	/* 0: not waiting for an ack */
+	int64_t		 acked_ms;	/* 0: not acked */
+	int64_t		 expired_ms;	/* 0: not expired */
+};
+
+/* One row of the pending listing, oldest first. */
+struct spool_pending_row {
+	int64_t		 seq;		/* for the next page: after_seq */
+	const char	*id;
+	const char	*class_name;
+	int64_t		 received_ms;
+	int		 npending;	/* pending deliveries */
+	const char	*channels;	/* of those, comma separated */
 };
 
 struct spool;
@@ -82,6 +114,38 @@ struct spool_ops {
 		    int (*fn)(const struct spool_pending *, void *), void *);
 	/* Removes at most max finished notices older than before_ms. */
 	int	(*prune)(struct spool *, int64_t before_ms, int max);
+
+	/* Interactive notices: the response deadline and what follows. */
+	int	(*track)(struct spool *, const char *notice_id,
+		    const char *route, int64_t respond_by_ms);
+	int	(*escalated)(struct spool *, const char *notice_id, int level,
+		    int round, int64_t next_ms);
+	int	(*acked)(struct spool *, const char *notice_id, const char *by,
+		    const char *note, int score, int64_t now_ms);
+	int	(*expired)(struct spool *, const char *notice_id,
+		    int64_t now_ms);
+	/* 1 and fills info when the notice is known, 0 when not, -1. */
+	int	(*notice_info)(struct spool *, const char *notice_id,
+		    struct spool_notice_info *);
+	/* Calls fn for each tracked notice neither acked nor expired. */
+	int	(*load_waiting)(struct spool *,
+		    int (*fn)(const struct spool_waiting *, void *), void *);
+	/* Batch: these pending deliveries form one digest, for good. */
+	int	(*digest_assign)(struct spool *, const char *digest_id,
+		    const char *const *delivery_ids, size_t n);
+	/*
+	 * The status socket: one notice with its deliveries and ack as a
+	 * JSON object (malloc'd into *json), 1; 0 when unknown; -1.
+	 */
+	int	(*describe)(struct spool *, const char *notice_id,
+		    char **json);
+	/* The stored json of a notice (malloc'd), 1; 0 unknown; -1. */
+	int	(*notice_json)(struct spool *, const char *notice_id,
+		    char **json, size_t *len);
+	/* Up to max notices with pending deliveries, seq > after_seq. */
+	int	(*list_pending)(struct spool *, int64_t after_seq, size_t max,
+		    int (*fn)(const struct spool_pending_row *, void *),
+		    void *);
 };
 
 struct spool {
@@ -115,5 +179,27 @@ int		 spool_load_pending(struct spool *,
 		    int (*fn)(const struct spool_pending *, void *), void *);
 int		 spool_prune(struct spool *, int64_t before_ms, int max);
 const char	*spool_dstate_name(enum spool_dstate);
+int		 spool_track(struct spool *, const char *notice_id,
+		    const char *route, int64_t respond_by_ms);
+int		 spool_escalated(struct spool *, const char *notice_id,
+		    int level, int round, int64_t next_ms);
+int		 spool_acked(struct spool *, const char *notice_id,
+		    const char *by, const char *note, int score,
+		    int64_t now_ms);
+int		 spool_expired(struct spool *, const char *notice_id,
+		    int64_t now_ms);
+int		 spool_notice_info(struct spool *, const char *notice_id,
+		    struct spool_notice_info *);
+int		 spool_load_waiting(struct spool *,
+		    int (*fn)(const struct spool_waiting *, void *), void *);
+int		 spool_digest_assign(struct spool *, const char *digest_id,
+		    const char *const *delivery_ids, size_t n);
+int		 spool_describe(struct spool *, const char *notice_id,
+		    char **json);
+int		 spool_notice_json(struct spool *, const char *notice_id,
+		    char **json, size_t *len);
+int		 spool_list_pending(struct spool *, int64_t after_seq,
+		    size_t max, int (*fn)(const struct spool_pending_row *,
+		    void *), void *);
 
 #endif /* SPOOL_H */

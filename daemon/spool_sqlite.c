@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <yajl/yajl_gen.h>
 
 #include "log.h"
 #include "notice.h"
@@ -36,6 +38,8 @@
 #define SPOOL_SQLITE_MODE	0640
 /* The WAL is truncated back to this size after a checkpoint. */
 #define SPOOL_SQLITE_WAL_LIMIT	(64 * 1024 * 1024)
+/* Strings of a loaded delivery: id, channel, route, fallback_of, digest. */
+#define SPOOL_SQLITE_DSTRINGS	5
 
 /*
  * The schema, as ordered steps: step i takes a spool from user_version i to
@@ -75,6 +79,35 @@ static const char *const spool_sqlite_migrations[] = {
 	"  WHERE state = 'pending';"
 	"CREATE UNIQUE INDEX deliveries_pending_id ON deliveries (id)"
 	"  WHERE state = 'pending';",
+	/*
+	 * 2: escalation and digest deliveries; interactive notices waiting
+	 * for their ack, and the history of their escalations.
+	 */
+	"ALTER TABLE deliveries ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE deliveries ADD COLUMN digest TEXT;"
+	"CREATE TABLE responses ("
+	"  notice_seq INTEGER PRIMARY KEY"
+	"    REFERENCES notices (seq) ON DELETE CASCADE,"
+	"  route TEXT,"
+	"  respond_by_ms INTEGER NOT NULL,"
+	"  level INTEGER NOT NULL DEFAULT 0,"
+	"  round INTEGER NOT NULL DEFAULT 0,"
+	"  next_ms INTEGER NOT NULL,"
+	"  acked_ms INTEGER,"
+	"  ack_by TEXT,"
+	"  ack_note TEXT,"
+	"  score INTEGER,"
+	"  expired_ms INTEGER);"
+	"CREATE INDEX responses_waiting ON responses (notice_seq)"
+	"  WHERE acked_ms IS NULL AND expired_ms IS NULL;"
+	"CREATE TABLE escalations ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  notice_seq INTEGER NOT NULL"
+	"    REFERENCES notices (seq) ON DELETE CASCADE,"
+	"  level INTEGER NOT NULL,"
+	"  round INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL);"
+	"CREATE INDEX escalations_by_notice ON escalations (notice_seq);",
 };
 #define SPOOL_SQLITE_VERSION	((int)(sizeof(spool_sqlite_migrations) / \
 	sizeof(spool_sqlite_migrations[0])))
@@ -93,8 +126,27 @@ enum spool_sqlite_stmt {
 	STMT_PENDING_JSON,
 	STMT_PENDING_DELIVERIES,
 	STMT_PRUNE,
+	STMT_TRACK,
+	STMT_ESCALATION,
+	STMT_ESCALATED,
+	STMT_ACKED,
+	STMT_EXPIRED,
+	STMT_NOTICE,
+	STMT_WAITING_NOTICES,
+	STMT_WAITING_ONE,
+	STMT_DIGEST_ASSIGN,
+	STMT_DIGEST_OF,
+	STMT_DESCRIBE_DELIVERIES,
+	STMT_DESCRIBE_ESCALATIONS,
+	STMT_LIST_PENDING,
 	STMT_COUNT
 };
+
+/* The notice an id names: the newest, when it was resent after the window. */
+#define SPOOL_SQLITE_NEWEST	"(SELECT seq FROM notices WHERE id = ?1" \
+	" ORDER BY received_ms DESC, seq DESC LIMIT 1)"
+/* A tracked notice still waiting for its ack (as responses_waiting says). */
+#define SPOOL_SQLITE_WAITING	"acked_ms IS NULL AND expired_ms IS NULL"
 
 /* The 'pending' in these is spool_dstate_name(DSTATE_PENDING). */
 static const char *const spool_sqlite_sql[STMT_COUNT] = {
@@ -107,14 +159,14 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	[STMT_ADD_DELIVERY] =
 	    "INSERT INTO deliveries (id, notice_seq, position, channel, route,"
 	    " pilot, fallback_of, state, attempts, created_ms, updated_ms,"
-	    " next_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9,"
-	    " ?9, ?10)",
+	    " next_ms, level, digest) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+	    " 'pending', ?8, ?9, ?9, ?10, ?11, ?12)",
 	/* A delivery added after acceptance joins the newest such notice. */
 	[STMT_ADD_LATER_DELIVERY] =
 	    "INSERT INTO deliveries (id, notice_seq, position, channel, route,"
 	    " pilot, fallback_of, state, attempts, created_ms, updated_ms,"
-	    " next_ms) SELECT ?1, seq, NULL, ?4, ?5, ?6, ?7, 'pending', ?8,"
-	    " ?9, ?9, ?10 FROM notices WHERE id = ?2"
+	    " next_ms, level, digest) SELECT ?1, seq, NULL, ?4, ?5, ?6, ?7,"
+	    " 'pending', ?8, ?9, ?9, ?10, ?11, ?12 FROM notices WHERE id = ?2"
 	    " ORDER BY received_ms DESC, seq DESC LIMIT 1",
 	/* The pending delivery of that id, else the last one ended. */
 	[STMT_UPDATE_DELIVERY] =
@@ -139,15 +191,87 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    " ORDER BY received_ms, seq",
 	[STMT_PENDING_JSON] = "SELECT json FROM notices WHERE seq = ?1",
 	[STMT_PENDING_DELIVERIES] =
-	    "SELECT id, channel, route, attempts, pilot, fallback_of, next_ms"
-	    " FROM deliveries WHERE notice_seq = ?1 AND state = 'pending'"
-	    " ORDER BY seq",
-	/* Deliveries go with their notice (ON DELETE CASCADE). */
+	    "SELECT id, channel, route, attempts, pilot, fallback_of, next_ms,"
+	    " level, digest FROM deliveries"
+	    " WHERE notice_seq = ?1 AND state = 'pending' ORDER BY seq",
+	/*
+	 * Deliveries, the response and the escalation history go with their
+	 * notice (ON DELETE CASCADE); a notice waiting for its ack stays.
+	 */
 	[STMT_PRUNE] =
 	    "DELETE FROM notices WHERE seq IN (SELECT seq FROM notices AS n"
 	    " WHERE received_ms < ?1 AND NOT EXISTS (SELECT 1 FROM deliveries"
 	    " WHERE notice_seq = n.seq AND state = 'pending')"
+	    " AND NOT EXISTS (SELECT 1 FROM responses WHERE notice_seq = n.seq"
+	    " AND " SPOOL_SQLITE_WAITING ")"
 	    " ORDER BY received_ms LIMIT ?2)",
+	/* Only once: a second track would restart a running escalation. */
+	[STMT_TRACK] =
+	    "INSERT INTO responses (notice_seq, route, respond_by_ms, next_ms)"
+	    " SELECT seq, ?2, ?3, ?3 FROM notices WHERE seq = "
+	    SPOOL_SQLITE_NEWEST " AND NOT EXISTS (SELECT 1 FROM responses"
+	    " WHERE notice_seq = notices.seq)",
+	/* History: a level that fires, once a round; not a reschedule. */
+	[STMT_ESCALATION] =
+	    "INSERT INTO escalations (notice_seq, level, round, at_ms)"
+	    " SELECT notice_seq, ?2, ?3, ?4 FROM responses"
+	    " WHERE notice_seq = " SPOOL_SQLITE_NEWEST " AND "
+	    SPOOL_SQLITE_WAITING " AND ?2 > 0 AND (level != ?2 OR round != ?3)",
+	[STMT_ESCALATED] =
+	    "UPDATE responses SET level = ?2, round = ?3, next_ms = ?4"
+	    " WHERE notice_seq = " SPOOL_SQLITE_NEWEST " AND "
+	    SPOOL_SQLITE_WAITING,
+	/* An ack after expiry is kept too: it is a (late) response. */
+	[STMT_ACKED] =
+	    "UPDATE responses SET acked_ms = ?2, ack_by = ?3, ack_note = ?4,"
+	    " score = nullif(?5, 0) WHERE notice_seq = " SPOOL_SQLITE_NEWEST
+	    " AND acked_ms IS NULL",
+	[STMT_EXPIRED] =
+	    "UPDATE responses SET expired_ms = ?2"
+	    " WHERE notice_seq = " SPOOL_SQLITE_NEWEST " AND "
+	    SPOOL_SQLITE_WAITING,
+	[STMT_NOTICE] =
+	    "SELECT n.seq, n.id, n.class, n.received_ms, n.json,"
+	    " r.respond_by_ms, r.acked_ms, r.ack_by, r.ack_note, r.score,"
+	    " r.expired_ms FROM notices AS n"
+	    " LEFT JOIN responses AS r ON r.notice_seq = n.seq"
+	    " WHERE n.seq = " SPOOL_SQLITE_NEWEST,
+	[STMT_WAITING_NOTICES] =
+	    "SELECT notice_seq FROM responses WHERE " SPOOL_SQLITE_WAITING
+	    " ORDER BY notice_seq",
+	[STMT_WAITING_ONE] =
+	    "SELECT n.json, r.route, r.respond_by_ms, r.level, r.round,"
+	    " r.next_ms FROM responses AS r"
+	    " JOIN notices AS n ON n.seq = r.notice_seq"
+	    " WHERE r.notice_seq = ?1 AND r.acked_ms IS NULL"
+	    " AND r.expired_ms IS NULL",
+	/* A delivery is in one digest for good: never moved to another. */
+	[STMT_DIGEST_ASSIGN] =
+	    "UPDATE deliveries SET digest = ?1 WHERE id = ?2"
+	    " AND state = 'pending' AND (digest IS NULL OR digest = ?1)",
+	/* Why an assignment changed nothing: the delivery that id names. */
+	[STMT_DIGEST_OF] =
+	    "SELECT state, digest FROM deliveries WHERE id = ?1"
+	    " ORDER BY state = 'pending' DESC, seq DESC LIMIT 1",
+	[STMT_DESCRIBE_DELIVERIES] =
+	    "SELECT id, channel, route, state, attempts, last_error, level,"
+	    " digest, pilot, fallback_of, created_ms, updated_ms, delivered_ms"
+	    " FROM deliveries WHERE notice_seq = ?1 ORDER BY seq",
+	[STMT_DESCRIBE_ESCALATIONS] =
+	    "SELECT level, round, at_ms FROM escalations WHERE notice_seq = ?1"
+	    " ORDER BY seq",
+	/*
+	 * One page: a range of the partial index of pending deliveries,
+	 * already in notice order, so the page costs its own rows only.
+	 * CROSS JOIN keeps deliveries the outer loop whatever statistics an
+	 * ANALYZE left: walking notices would also walk every finished one.
+	 */
+	[STMT_LIST_PENDING] =
+	    "SELECT d.notice_seq, n.id, n.class, n.received_ms, count(*),"
+	    " group_concat(DISTINCT d.channel) FROM deliveries AS d"
+	    " CROSS JOIN notices AS n ON n.seq = d.notice_seq"
+	    " WHERE d.state = 'pending' AND d.notice_seq > ?1"
+	    " GROUP BY d.notice_seq ORDER BY d.notice_seq LIMIT ?2",
 };
 
 struct spool_sqlite {
@@ -160,10 +284,21 @@ struct spool_sqlite {
 /* The pending deliveries of one notice, copied out for load_pending. */
 struct spool_sqlite_pending {
 	struct spool_delivery	*d;
-	char			**strings;	/* what d points into */
+	char			**strings;	/* what d points into, at most
+						   SPOOL_SQLITE_DSTRINGS each */
 	size_t			 n;
 	size_t			 nstrings;
 	size_t			 size;
+};
+
+/* describe's output as yajl writes it, and what to splice in. */
+struct spool_sqlite_json {
+	char		*buf;
+	size_t		 len;
+	size_t		 size;
+	const char	*raw;		/* for the next null: stored JSON */
+	size_t		 rawlen;
+	int		 failed;	/* out of memory */
 };
 
 static int	spool_sqlite_open(struct spool *, const char *,
@@ -182,6 +317,22 @@ static int	spool_sqlite_seen(struct spool *, const char *, int64_t,
 static int	spool_sqlite_load_pending(struct spool *,
 		    int (*)(const struct spool_pending *, void *), void *);
 static int	spool_sqlite_prune(struct spool *, int64_t, int);
+static int	spool_sqlite_track(struct spool *, const char *, const char *,
+		    int64_t);
+static int	spool_sqlite_escalated(struct spool *, const char *, int, int,
+		    int64_t);
+static int	spool_sqlite_acked(struct spool *, const char *, const char *,
+		    const char *, int, int64_t);
+static int	spool_sqlite_expired(struct spool *, const char *, int64_t);
+static int	spool_sqlite_notice_info(struct spool *, const char *,
+		    struct spool_notice_info *);
+static int	spool_sqlite_load_waiting(struct spool *,
+		    int (*)(const struct spool_waiting *, void *), void *);
+static int	spool_sqlite_digest_assign(struct spool *, const char *,
+		    const char *const *, size_t);
+static int	spool_sqlite_describe(struct spool *, const char *, char **);
+static int	spool_sqlite_list_pending(struct spool *, int64_t, size_t,
+		    int (*)(const struct spool_pending_row *, void *), void *);
 
 static int	spool_sqlite_lock(struct spool_sqlite *, char *, size_t);
 static int	spool_sqlite_connect(struct spool_sqlite *, char *, size_t);
@@ -209,8 +360,8 @@ static int	spool_sqlite_step_done(struct spool *, sqlite3_stmt *,
 static int	spool_sqlite_bind_delivery(sqlite3_stmt *,
 		    const struct spool_delivery *, int64_t);
 static int64_t	spool_sqlite_now_ms(void);
-static int	spool_sqlite_pending_seqs(struct spool *, int64_t **,
-		    size_t *);
+static int	spool_sqlite_seqs(struct spool *, sqlite3_stmt *,
+		    const char *, int64_t **, size_t *);
 static int	spool_sqlite_pending_one(struct spool *, int64_t,
 		    int (*)(const struct spool_pending *, void *), void *);
 static int	spool_sqlite_pending_add(struct spool_sqlite_pending *,
@@ -218,6 +369,31 @@ static int	spool_sqlite_pending_add(struct spool_sqlite_pending *,
 static char	*spool_sqlite_keep(struct spool_sqlite_pending *,
 		    sqlite3_stmt *, int);
 static void	spool_sqlite_pending_free(struct spool_sqlite_pending *);
+static int	spool_sqlite_bind_failed(struct spool *, sqlite3_stmt *,
+		    const char *, const char *);
+static int	spool_sqlite_respond(struct spool *, sqlite3_stmt *,
+		    const char *, const char *);
+static void	spool_sqlite_why_not(struct spool *, const char *,
+		    const char *);
+static int	spool_sqlite_waiting_one(struct spool *, int64_t,
+		    int (*)(const struct spool_waiting *, void *), void *);
+static void	spool_sqlite_why_not_digest(struct spool *, const char *,
+		    const char *);
+static void	spool_sqlite_gen_notice(yajl_gen, struct spool_sqlite_json *,
+		    sqlite3_stmt *);
+static int	spool_sqlite_gen_deliveries(struct spool *, yajl_gen,
+		    int64_t);
+static int	spool_sqlite_gen_response(struct spool *, yajl_gen,
+		    sqlite3_stmt *, int64_t);
+static void	spool_sqlite_gen_string(yajl_gen, const char *);
+static void	spool_sqlite_gen_text(yajl_gen, const char *, sqlite3_stmt *,
+		    int);
+static void	spool_sqlite_gen_int(yajl_gen, const char *, sqlite3_stmt *,
+		    int);
+static void	spool_sqlite_gen_time(yajl_gen, const char *, sqlite3_stmt *,
+		    int);
+static void	spool_sqlite_json_cb(void *, const char *, size_t);
+static void	spool_sqlite_time(int64_t, char *, size_t);
 
 const struct spool_ops spool_sqlite_ops = {
 	.name = "sqlite",
@@ -231,6 +407,15 @@ const struct spool_ops spool_sqlite_ops = {
 	.seen = spool_sqlite_seen,
 	.load_pending = spool_sqlite_load_pending,
 	.prune = spool_sqlite_prune,
+	.track = spool_sqlite_track,
+	.escalated = spool_sqlite_escalated,
+	.acked = spool_sqlite_acked,
+	.expired = spool_sqlite_expired,
+	.notice_info = spool_sqlite_notice_info,
+	.load_waiting = spool_sqlite_load_waiting,
+	.digest_assign = spool_sqlite_digest_assign,
+	.describe = spool_sqlite_describe,
+	.list_pending = spool_sqlite_list_pending,
 };
 
 /*
@@ -671,7 +856,7 @@ spool_sqlite_step_done(struct spool *sp, sqlite3_stmt *st, const char *fmt,
 	return (rc == SQLITE_DONE ? 0 : -1);
 }
 
-/* Binds ?1, ?4..?10 of STMT_ADD_DELIVERY and STMT_ADD_LATER_DELIVERY. */
+/* Binds ?1, ?4..?12 of STMT_ADD_DELIVERY and STMT_ADD_LATER_DELIVERY. */
 static int
 spool_sqlite_bind_delivery(sqlite3_stmt *st, const struct spool_delivery *d,
     int64_t created_ms)
@@ -686,7 +871,10 @@ spool_sqlite_bind_delivery(sqlite3_stmt *st, const struct spool_delivery *d,
 	    SQLITE_OK ||
 	    sqlite3_bind_int(st, 8, d->attempts) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 9, created_ms) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 10, d->next_ms) != SQLITE_OK)
+	    sqlite3_bind_int64(st, 10, d->next_ms) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 11, d->level) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 12, d->digest, -1, SQLITE_STATIC) !=
+	    SQLITE_OK)
 		return (-1);
 	return (0);
 }
@@ -897,11 +1085,13 @@ static int
 spool_sqlite_load_pending(struct spool *sp,
     int (*fn)(const struct spool_pending *, void *), void *arg)
 {
+	struct spool_sqlite *ss = sp->backend;
 	int64_t *seqs;
 	size_t i, n;
 	int rv = 0;
 
-	if (spool_sqlite_pending_seqs(sp, &seqs, &n) == -1)
+	if (spool_sqlite_seqs(sp, ss->stmt[STMT_PENDING_NOTICES],
+	    "pending notices", &seqs, &n) == -1)
 		return (-1);
 	for (i = 0; i < n && rv == 0; i++)
 		rv = spool_sqlite_pending_one(sp, seqs[i], fn, arg);
@@ -909,12 +1099,11 @@ spool_sqlite_load_pending(struct spool *sp,
 	return (rv);
 }
 
-/* The notices with a pending delivery, oldest first. */
+/* The seqs a listing statement returns (what it lists is for errors). */
 static int
-spool_sqlite_pending_seqs(struct spool *sp, int64_t **seqsp, size_t *np)
+spool_sqlite_seqs(struct spool *sp, sqlite3_stmt *st, const char *what,
+    int64_t **seqsp, size_t *np)
 {
-	struct spool_sqlite *ss = sp->backend;
-	sqlite3_stmt *st = ss->stmt[STMT_PENDING_NOTICES];
 	int64_t *seqs = NULL, *grown;
 	size_t n = 0, size = 0;
 	int rc;
@@ -925,7 +1114,7 @@ spool_sqlite_pending_seqs(struct spool *sp, int64_t **seqsp, size_t *np)
 			grown = reallocarray(seqs, size, sizeof(*seqs));
 			if (grown == NULL) {
 				snprintf(sp->error, sizeof(sp->error),
-				    "listing pending notices: out of memory");
+				    "listing %s: out of memory", what);
 				goto fail;
 			}
 			seqs = grown;
@@ -933,7 +1122,7 @@ spool_sqlite_pending_seqs(struct spool *sp, int64_t **seqsp, size_t *np)
 		seqs[n++] = sqlite3_column_int64(st, 0);
 	}
 	if (rc != SQLITE_DONE) {
-		spool_sqlite_fail(sp, "cannot list pending notices");
+		spool_sqlite_fail(sp, "cannot list %s", what);
 		goto fail;
 	}
 	sqlite3_reset(st);
@@ -1022,8 +1211,8 @@ spool_sqlite_pending_add(struct spool_sqlite_pending *pd, sqlite3_stmt *st)
 		    sizeof(*pd->d))) == NULL)
 			return (-1);
 		pd->d = grown;
-		if ((sgrown = reallocarray(pd->strings, pd->size * 4,
-		    sizeof(*pd->strings))) == NULL)
+		if ((sgrown = reallocarray(pd->strings, pd->size *
+		    SPOOL_SQLITE_DSTRINGS, sizeof(*pd->strings))) == NULL)
 			return (-1);
 		pd->strings = sgrown;
 	}
@@ -1041,6 +1230,10 @@ spool_sqlite_pending_add(struct spool_sqlite_pending *pd, sqlite3_stmt *st)
 	    (d->fallback_of = spool_sqlite_keep(pd, st, 5)) == NULL)
 		return (-1);
 	d->next_ms = sqlite3_column_int64(st, 6);
+	d->level = sqlite3_column_int(st, 7);
+	if (sqlite3_column_type(st, 8) != SQLITE_NULL &&
+	    (d->digest = spool_sqlite_keep(pd, st, 8)) == NULL)
+		return (-1);
 	pd->n++;
 	return (0);
 }
@@ -1083,6 +1276,610 @@ spool_sqlite_prune(struct spool *sp, int64_t before_ms, int max)
 	if (spool_sqlite_step_done(sp, st, "cannot prune the spool") == -1)
 		return (-1);
 	return (sqlite3_changes(ss->db));
+}
+
+/*
+ * Interactive notices. The spool keeps one row of responses for each
+ * tracked notice: its deadline, how far its escalation got, and its ack or
+ * expiry; escalations keeps the history of the levels that fired.
+ */
+static int
+spool_sqlite_track(struct spool *sp, const char *id, const char *route,
+    int64_t respond_by_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_TRACK];
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, route, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 3, respond_by_ms) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "track", id));
+	return (spool_sqlite_respond(sp, st, "track", id));
+}
+
+/*
+ * A step of the escalation: the level (and chain round) that fired, and
+ * when the next step is due. The history gets a row when the level or
+ * round is new; the same again only moves next_ms (a reschedule).
+ */
+static int
+spool_sqlite_escalated(struct spool *sp, const char *id, int level,
+    int round, int64_t next_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_ESCALATION];
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, level) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, round) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, spool_sqlite_now_ms()) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "escalate", id));
+	if (spool_sqlite_step_done(sp, st, "cannot escalate notice %s",
+	    id) == -1)
+		return (-1);
+
+	st = ss->stmt[STMT_ESCALATED];
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 2, level) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 3, round) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 4, next_ms) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "escalate", id));
+	return (spool_sqlite_respond(sp, st, "escalate", id));
+}
+
+/* The response: kept even when it came after expiry (a late ack). */
+static int
+spool_sqlite_acked(struct spool *sp, const char *id, const char *by,
+    const char *note, int score, int64_t now_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_ACKED];
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, now_ms) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, by, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 4, note, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int(st, 5, score) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "record the ack of",
+		    id));
+	return (spool_sqlite_respond(sp, st, "record the ack of", id));
+}
+
+static int
+spool_sqlite_expired(struct spool *sp, const char *id, int64_t now_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_EXPIRED];
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(st, 2, now_ms) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "expire", id));
+	return (spool_sqlite_respond(sp, st, "expire", id));
+}
+
+/* A bind failed (out of memory, say): nothing was run. */
+static int
+spool_sqlite_bind_failed(struct spool *sp, sqlite3_stmt *st,
+    const char *what, const char *id)
+{
+	spool_sqlite_fail(sp, "cannot %s notice %s", what, id);
+	sqlite3_reset(st);
+	return (-1);
+}
+
+/* Run a bound write on the response of notice id; it must change a row. */
+static int
+spool_sqlite_respond(struct spool *sp, sqlite3_stmt *st, const char *what,
+    const char *id)
+{
+	struct spool_sqlite *ss = sp->backend;
+
+	if (spool_sqlite_step_done(sp, st, "cannot %s notice %s", what,
+	    id) == -1)
+		return (-1);
+	if (sqlite3_changes(ss->db) == 0) {
+		spool_sqlite_why_not(sp, what, id);
+		return (-1);
+	}
+	return (0);
+}
+
+/*
+ * A write on the response of notice id changed nothing: say why, from
+ * what the spool knows of the notice (the caller should have asked).
+ */
+static void
+spool_sqlite_why_not(struct spool *sp, const char *what, const char *id)
+{
+	struct spool_notice_info info;
+	char when[32], why[128];
+	int rv;
+
+	if ((rv = spool_sqlite_notice_info(sp, id, &info)) == -1)
+		return;
+	if (rv == 0)
+		snprintf(why, sizeof(why), "no notice %s in the spool", id);
+	else if (info.respond_by_ms == 0)
+		snprintf(why, sizeof(why), "it is %s and does not wait for an "
+		    "ack (it was never tracked)", info.class_name);
+	else if (info.acked_ms != 0) {
+		spool_sqlite_time(info.acked_ms, when, sizeof(when));
+		snprintf(why, sizeof(why), "it was acked at %s", when);
+	} else if (info.expired_ms != 0) {
+		spool_sqlite_time(info.expired_ms, when, sizeof(when));
+		snprintf(why, sizeof(why), "it expired at %s", when);
+	} else {
+		spool_sqlite_time(info.respond_by_ms, when, sizeof(when));
+		snprintf(why, sizeof(why), "it is tracked already (respond "
+		    "by %s)", when);
+	}
+	snprintf(sp->error, sizeof(sp->error), "cannot %s notice %s: %s",
+	    what, id, why);
+}
+
+/* What the spool knows of the newest notice of that id. */
+static int
+spool_sqlite_notice_info(struct spool *sp, const char *id,
+    struct spool_notice_info *info)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_NOTICE];
+	const unsigned char *class;
+	int rc;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			spool_sqlite_fail(sp, "cannot look up notice %s", id);
+		sqlite3_reset(st);
+		return (rc == SQLITE_DONE ? 0 : -1);
+	}
+	memset(info, 0, sizeof(*info));
+	class = sqlite3_column_text(st, 2);
+	snprintf(info->class_name, sizeof(info->class_name), "%s",
+	    class != NULL ? (const char *)class : "");
+	info->received_ms = sqlite3_column_int64(st, 3);
+	info->respond_by_ms = sqlite3_column_int64(st, 5);
+	info->acked_ms = sqlite3_column_int64(st, 6);
+	info->expired_ms = sqlite3_column_int64(st, 10);
+	sqlite3_reset(st);
+	return (1);
+}
+
+/*
+ * Restart: as load_pending, the waiting notices are listed first and each
+ * read and handed to fn with no statement running, so that fn may write
+ * (expire or escalate a notice whose time passed while the daemon was
+ * down).
+ */
+static int
+spool_sqlite_load_waiting(struct spool *sp,
+    int (*fn)(const struct spool_waiting *, void *), void *arg)
+{
+	struct spool_sqlite *ss = sp->backend;
+	int64_t *seqs;
+	size_t i, n;
+	int rv = 0;
+
+	if (spool_sqlite_seqs(sp, ss->stmt[STMT_WAITING_NOTICES],
+	    "notices waiting for an ack", &seqs, &n) == -1)
+		return (-1);
+	for (i = 0; i < n && rv == 0; i++)
+		rv = spool_sqlite_waiting_one(sp, seqs[i], fn, arg);
+	free(seqs);
+	return (rv);
+}
+
+/* Read one waiting notice and hand it to fn; skip it if it stopped. */
+static int
+spool_sqlite_waiting_one(struct spool *sp, int64_t seq,
+    int (*fn)(const struct spool_waiting *, void *), void *arg)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_WAITING_ONE];
+	struct spool_waiting w = { 0 };
+	char *json = NULL, *route = NULL;
+	int rc, rv = -1;
+
+	sqlite3_bind_int64(st, 1, seq);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			spool_sqlite_fail(sp, "cannot read waiting notice "
+			    "seq %lld", (long long)seq);
+		sqlite3_reset(st);
+		return (rc == SQLITE_DONE ? 0 : -1);
+	}
+	w.notice_len = (size_t)sqlite3_column_bytes(st, 0);
+	if ((json = malloc(w.notice_len + 1)) == NULL ||
+	    (sqlite3_column_type(st, 1) != SQLITE_NULL && (route =
+	    strdup((const char *)sqlite3_column_text(st, 1))) == NULL)) {
+		snprintf(sp->error, sizeof(sp->error), "reading waiting "
+		    "notice seq %lld: out of memory", (long long)seq);
+		sqlite3_reset(st);
+		goto done;
+	}
+	memcpy(json, sqlite3_column_blob(st, 0), w.notice_len);
+	json[w.notice_len] = '\0';
+	w.notice_json = json;
+	w.route = route;
+	w.respond_by_ms = sqlite3_column_int64(st, 2);
+	w.level = sqlite3_column_int(st, 3);
+	w.round = sqlite3_column_int(st, 4);
+	w.next_ms = sqlite3_column_int64(st, 5);
+	sqlite3_reset(st);
+	if ((rv = fn(&w, arg)) != 0) {
+		snprintf(sp->error, sizeof(sp->error), "loading waiting "
+		    "notices stopped at notice seq %lld", (long long)seq);
+		rv = -1;
+	}
+done:
+	free(json);
+	free(route);
+	return (rv);
+}
+
+/*
+ * Batch: the items of a digest, so that a restart forms the same digest.
+ * A delivery already in another digest stays there.
+ */
+static int
+spool_sqlite_digest_assign(struct spool *sp, const char *digest,
+    const char *const *ids, size_t n)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_DIGEST_ASSIGN];
+	size_t i;
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	for (i = 0; i < n; i++) {
+		if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) !=
+		    SQLITE_OK || sqlite3_bind_text(st, 2, ids[i], -1,
+		    SQLITE_STATIC) != SQLITE_OK) {
+			spool_sqlite_fail(sp, "cannot add delivery %s to "
+			    "digest %s", ids[i], digest);
+			sqlite3_reset(st);
+			return (-1);
+		}
+		if (spool_sqlite_step_done(sp, st, "cannot add delivery %s "
+		    "to digest %s", ids[i], digest) == -1)
+			return (-1);
+		if (sqlite3_changes(ss->db) == 0) {
+			spool_sqlite_why_not_digest(sp, digest, ids[i]);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+/* A digest assignment changed nothing: say why. */
+static void
+spool_sqlite_why_not_digest(struct spool *sp, const char *digest,
+    const char *id)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_DIGEST_OF];
+	const unsigned char *state, *other;
+	char why[128];
+	int rc;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
+		snprintf(why, sizeof(why), "no such delivery in the spool");
+	else if (rc == SQLITE_ROW) {
+		state = sqlite3_column_text(st, 0);
+		other = sqlite3_column_text(st, 1);
+		if (strcmp((const char *)state,
+		    spool_dstate_name(DSTATE_PENDING)) != 0)
+			snprintf(why, sizeof(why), "it is %s, no longer "
+			    "pending", (const char *)state);
+		else
+			snprintf(why, sizeof(why), "it is in digest %s "
+			    "already", other != NULL ? (const char *)other :
+			    "?");
+	} else {
+		spool_sqlite_fail(sp, "cannot add delivery %s to digest %s",
+		    id, digest);
+		sqlite3_reset(st);
+		return;
+	}
+	sqlite3_reset(st);
+	snprintf(sp->error, sizeof(sp->error), "cannot add delivery %s to "
+	    "digest %s: %s", id, digest, why);
+}
+
+/*
+ * The status socket's "message ID": the notice, its deliveries and, when
+ * tracked, its response and escalations, as one JSON object. The stored
+ * notice is valid JSON already; it is spliced in where yajl writes a null
+ * (spool_sqlite_json_cb), so that it is neither parsed nor quoted.
+ */
+static int
+spool_sqlite_describe(struct spool *sp, const char *id, char **json)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_NOTICE];
+	struct spool_sqlite_json js = { 0 };
+	int64_t seq;
+	yajl_gen g;
+	int rc, rv = -1;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			spool_sqlite_fail(sp, "cannot look up notice %s", id);
+		sqlite3_reset(st);
+		return (rc == SQLITE_DONE ? 0 : -1);
+	}
+	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+		sqlite3_reset(st);
+		goto nomem;
+	}
+	yajl_gen_config(g, yajl_gen_print_callback, spool_sqlite_json_cb, &js);
+	seq = sqlite3_column_int64(st, 0);
+	yajl_gen_map_open(g);
+	spool_sqlite_gen_notice(g, &js, st);
+	if (spool_sqlite_gen_deliveries(sp, g, seq) == 0 &&
+	    (sqlite3_column_type(st, 5) == SQLITE_NULL ||
+	    spool_sqlite_gen_response(sp, g, st, seq) == 0))
+		rv = 0;
+	yajl_gen_map_close(g);
+	yajl_gen_free(g);
+	sqlite3_reset(st);
+	if (rv == -1) {
+		free(js.buf);
+		return (-1);
+	}
+	if (js.failed)
+		goto nomem;
+	if (js.raw != NULL) {
+		free(js.buf);
+		snprintf(sp->error, sizeof(sp->error), "describing notice %s: "
+		    "yajl wrote no placeholder for the stored notice", id);
+		return (-1);
+	}
+	*json = js.buf;
+	return (1);
+nomem:
+	free(js.buf);
+	snprintf(sp->error, sizeof(sp->error), "describing notice %s: out of "
+	    "memory", id);
+	return (-1);
+}
+
+/* id, class, received_at and the stored notice, from STMT_NOTICE's row. */
+static void
+spool_sqlite_gen_notice(yajl_gen g, struct spool_sqlite_json *js,
+    sqlite3_stmt *st)
+{
+	spool_sqlite_gen_text(g, "id", st, 1);
+	spool_sqlite_gen_text(g, "class", st, 2);
+	spool_sqlite_gen_time(g, "received_at", st, 3);
+	spool_sqlite_gen_string(g, "notice");
+	/* Empty only if edited by hand: null then, and still valid JSON. */
+	if ((js->rawlen = (size_t)sqlite3_column_bytes(st, 4)) > 0)
+		js->raw = sqlite3_column_blob(st, 4);
+	yajl_gen_null(g);
+}
+
+/* Every delivery of the notice, whatever its state, in order. */
+static int
+spool_sqlite_gen_deliveries(struct spool *sp, yajl_gen g, int64_t seq)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_DESCRIBE_DELIVERIES];
+	int rc;
+
+	spool_sqlite_gen_string(g, "deliveries");
+	yajl_gen_array_open(g);
+	sqlite3_bind_int64(st, 1, seq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		yajl_gen_map_open(g);
+		spool_sqlite_gen_text(g, "id", st, 0);
+		spool_sqlite_gen_text(g, "channel", st, 1);
+		spool_sqlite_gen_text(g, "route", st, 2);
+		spool_sqlite_gen_text(g, "state", st, 3);
+		spool_sqlite_gen_int(g, "attempts", st, 4);
+		spool_sqlite_gen_text(g, "last_error", st, 5);
+		spool_sqlite_gen_int(g, "level", st, 6);
+		spool_sqlite_gen_text(g, "digest", st, 7);
+		spool_sqlite_gen_string(g, "pilot");
+		yajl_gen_bool(g, sqlite3_column_int(st, 8) != 0);
+		spool_sqlite_gen_text(g, "fallback_of", st, 9);
+		spool_sqlite_gen_time(g, "created_at", st, 10);
+		spool_sqlite_gen_time(g, "updated_at", st, 11);
+		spool_sqlite_gen_time(g, "delivered_at", st, 12);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	if (rc != SQLITE_DONE)
+		spool_sqlite_fail(sp, "cannot read the deliveries of notice "
+		    "seq %lld", (long long)seq);
+	sqlite3_reset(st);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+/* The response of a tracked notice (STMT_NOTICE's row) and its history. */
+static int
+spool_sqlite_gen_response(struct spool *sp, yajl_gen g, sqlite3_stmt *nst,
+    int64_t seq)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_DESCRIBE_ESCALATIONS];
+	int rc;
+
+	spool_sqlite_gen_time(g, "respond_by", nst, 5);
+	spool_sqlite_gen_time(g, "acked_at", nst, 6);
+	spool_sqlite_gen_text(g, "ack_by", nst, 7);
+	spool_sqlite_gen_text(g, "ack_note", nst, 8);
+	spool_sqlite_gen_int(g, "score", nst, 9);
+	spool_sqlite_gen_time(g, "expired_at", nst, 10);
+	spool_sqlite_gen_string(g, "escalations");
+	yajl_gen_array_open(g);
+	sqlite3_bind_int64(st, 1, seq);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		yajl_gen_map_open(g);
+		spool_sqlite_gen_int(g, "level", st, 0);
+		spool_sqlite_gen_int(g, "round", st, 1);
+		spool_sqlite_gen_time(g, "at", st, 2);
+		yajl_gen_map_close(g);
+	}
+	yajl_gen_array_close(g);
+	if (rc != SQLITE_DONE)
+		spool_sqlite_fail(sp, "cannot read the escalations of notice "
+		    "seq %lld", (long long)seq);
+	sqlite3_reset(st);
+	return (rc == SQLITE_DONE ? 0 : -1);
+}
+
+static void
+spool_sqlite_gen_string(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}
+
+/* "key": the text of column col; nothing when it is null. */
+static void
+spool_sqlite_gen_text(yajl_gen g, const char *key, sqlite3_stmt *st,
+    int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return;
+	spool_sqlite_gen_string(g, key);
+	yajl_gen_string(g, sqlite3_column_text(st, col),
+	    (size_t)sqlite3_column_bytes(st, col));
+}
+
+static void
+spool_sqlite_gen_int(yajl_gen g, const char *key, sqlite3_stmt *st, int col)
+{
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return;
+	spool_sqlite_gen_string(g, key);
+	yajl_gen_integer(g, sqlite3_column_int64(st, col));
+}
+
+/* "key": column col (ms since the epoch) in RFC 3339; nothing if null. */
+static void
+spool_sqlite_gen_time(yajl_gen g, const char *key, sqlite3_stmt *st,
+    int col)
+{
+	char when[32];
+
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return;
+	spool_sqlite_time(sqlite3_column_int64(st, col), when, sizeof(when));
+	spool_sqlite_gen_string(g, key);
+	spool_sqlite_gen_string(g, when);
+}
+
+/*
+ * yajl's output, into js->buf. When js->raw is set, the null yajl writes
+ * next (after its separator, which comes in a call of its own) is replaced
+ * by those bytes.
+ */
+static void
+spool_sqlite_json_cb(void *arg, const char *s, size_t len)
+{
+	struct spool_sqlite_json *js = arg;
+	size_t size;
+	char *grown;
+
+	if (js->raw != NULL && len == 4 && memcmp(s, "null", 4) == 0) {
+		s = js->raw;
+		len = js->rawlen;
+		js->raw = NULL;
+	}
+	if (js->failed)
+		return;
+	if (js->len + len + 1 > js->size) {
+		size = js->size == 0 ? 1024 : js->size;
+		while (size < js->len + len + 1)
+			size *= 2;
+		if ((grown = realloc(js->buf, size)) == NULL) {
+			js->failed = 1;
+			return;
+		}
+		js->buf = grown;
+		js->size = size;
+	}
+	memcpy(js->buf + js->len, s, len);
+	js->len += len;
+	js->buf[js->len] = '\0';
+}
+
+/*
+ * The status socket's "pending": one page of notices with a pending
+ * delivery, seq > after_seq, in seq order. fn is called while the page's
+ * query runs: it may read what it is given, not write the spool. Returns
+ * how many fn was given.
+ */
+static int
+spool_sqlite_list_pending(struct spool *sp, int64_t after_seq, size_t max,
+    int (*fn)(const struct spool_pending_row *, void *), void *arg)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_LIST_PENDING];
+	struct spool_pending_row row;
+	int rc, n = 0;
+
+	sqlite3_bind_int64(st, 1, after_seq);
+	sqlite3_bind_int64(st, 2, max > INT_MAX ? INT_MAX : (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		row.seq = sqlite3_column_int64(st, 0);
+		row.id = (const char *)sqlite3_column_text(st, 1);
+		row.class_name = (const char *)sqlite3_column_text(st, 2);
+		row.received_ms = sqlite3_column_int64(st, 3);
+		row.npending = sqlite3_column_int(st, 4);
+		row.channels = (const char *)sqlite3_column_text(st, 5);
+		if (fn(&row, arg) != 0) {
+			snprintf(sp->error, sizeof(sp->error), "listing "
+			    "pending notices stopped at notice seq %lld",
+			    (long long)row.seq);
+			sqlite3_reset(st);
+			return (-1);
+		}
+		n++;
+	}
+	if (rc != SQLITE_DONE) {
+		spool_sqlite_fail(sp, "cannot list pending notices after seq "
+		    "%lld", (long long)after_seq);
+		sqlite3_reset(st);
+		return (-1);
+	}
+	sqlite3_reset(st);
+	return (n);
+}
+
+/* ms since the epoch as RFC 3339 in UTC, with ms: 2024-05-01T12:34:56.789Z */
+static void
+spool_sqlite_time(int64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t sec;
+	int frac;
+
+	/* Floor division: a time before 1970 still prints its own ms. */
+	sec = (time_t)(ms / 1000);
+	frac = (int)(ms % 1000);
+	if (frac < 0) {
+		frac += 1000;
+		sec--;
+	}
+	if (gmtime_r(&sec, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
+		snprintf(buf, len, "%lld ms", (long long)ms);
+		return;
+	}
+	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", frac);
 }
 
 static int64_t

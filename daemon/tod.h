@@ -14,7 +14,14 @@ struct tod_window {
 	int	end;		/* end < start: the window spans midnight */
 };
 
-/* Select the zone for every tod_* call ("UTC", "Europe/Berlin"); 0/-1. */
+/*
+ * Select the zone for every tod_* call; 0, or -1 leaving the zone as it
+ * was. Accepted: "UTC"; "localtime", the system's zone (/etc/localtime,
+ * UTC where there is none); or a name with a compiled zone file under
+ * /usr/share/zoneinfo ("Europe/Berlin", "Etc/GMT+5"). Any other name is
+ * an error, as are POSIX TZ strings ("CET-1CEST,M3.5.0,M10.5.0/3"): glibc
+ * would quietly run such a name as UTC. Sets TZ for the whole process.
+ */
 int	tod_set_zone(const char *zone);
 /* "HH:MM" (24 h); returns minutes or -1. */
 int	tod_parse(const char *);

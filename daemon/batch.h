@@ -1,0 +1,36 @@
+/*
+ * batch.h: digests of batch notices (SPEC §5): per channel, items collect
+ * until the window passes, max_items is reached, or an `at` time of day
+ * comes; then they leave as one delivery. A notice is in exactly one
+ * digest per channel: the spool records the membership at the flush, and
+ * a restart re-forms the same digest under the same delivery id.
+ */
+#ifndef BATCH_H
+#define BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct channel;
+struct delivery;
+struct event_base;
+struct policy;
+struct spool;
+
+int	batch_init(struct event_base *, struct spool *,
+	    int64_t (*clock)(void));
+void	batch_shutdown(void);
+/* Collect a batch-class delivery into its channel's open digest. */
+void	batch_add(struct channel *, struct delivery *, const struct policy *);
+/* A delivery read back from the spool as a member of a flushed digest. */
+void	batch_restore(struct channel *, const char *digest_id,
+	    struct delivery *);
+/* Send the digests batch_restore re-formed. */
+void	batch_restore_done(void);
+/* Let go of a channel's open digest (its items stay pending in the spool). */
+void	batch_channel_free(struct channel *);
+size_t	batch_items(const struct channel *);
+/* When the channel's open digest will be flushed (wall ms), or 0. */
+int64_t	batch_next_flush(const struct channel *);
+
+#endif /* BATCH_H */
