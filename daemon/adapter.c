@@ -153,6 +153,27 @@ channel_enqueue(struct channel *ch, struct delivery *d)
 		event_active(ch->kick, 0, 0);
 }
 
+/* Paused: nothing new starts; what is in flight finishes. */
+void
+channel_pause(struct channel *ch)
+{
+	if (ch->cstate == CHANNEL_UP)
+		log_info("channel paused name=%s queued=%d", ch->name,
+		    ch->queued);
+	ch->cstate = CHANNEL_PAUSED;
+}
+
+void
+channel_resume(struct channel *ch)
+{
+	if (ch->cstate != CHANNEL_PAUSED)
+		return;
+	ch->cstate = CHANNEL_UP;
+	log_info("channel resumed name=%s queued=%d", ch->name, ch->queued);
+	if (ch->kick != NULL)
+		event_active(ch->kick, 0, 0);
+}
+
 void
 channel_reopen(struct channel *ch)
 {

@@ -78,7 +78,8 @@ struct delivery {
 	size_t			 nitems;
 	const struct route	*route;
 	void			*adapter_data;	/* the adapter's, in flight */
-	TAILQ_ENTRY(delivery)	 entry;
+	TAILQ_ENTRY(delivery)	 entry;		/* a channel's queue */
+	TAILQ_ENTRY(delivery)	 all;		/* every live delivery */
 };
 TAILQ_HEAD(delivery_queue, delivery);
 
@@ -118,6 +119,10 @@ struct channel {
 	void			*done_arg;
 	struct event		*kick;		/* starts queued work */
 	struct batch		*batch;		/* digest being collected */
+	int			 deliveries;	/* live ones pointing here */
+	int			 retired;	/* left out by a reload */
+	struct channel		*successor;	/* its changed replacement */
+	TAILQ_ENTRY(channel)	 retired_entry;
 };
 
 struct channel	*channel_new(struct event_base *, const struct channel_conf *,
@@ -134,6 +139,8 @@ void		 channel_enqueue(struct channel *, struct delivery *);
 void		 channel_done(struct channel *, struct delivery *,
 		    enum delivery_outcome, const char *error);
 void		 channel_reopen(struct channel *);
+void		 channel_pause(struct channel *);
+void		 channel_resume(struct channel *);
 
 /*
  * The payload most channels carry: one JSON object with the delivery's

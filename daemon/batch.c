@@ -199,6 +199,29 @@ batch_restore_done(void)
 }
 
 void
+batch_move(struct channel *from, struct channel *to)
+{
+	size_t i;
+
+	if (from->batch == NULL)
+		return;
+	if (to->batch != NULL)
+		batch_channel_free(to);
+	to->batch = from->batch;
+	from->batch = NULL;
+	to->batch->ch = to;
+	for (i = 0; i < to->batch->n; i++)
+		dispatch_move(to->batch->items[i], to);
+}
+
+void
+batch_flush_now(struct channel *ch)
+{
+	if (ch->batch != NULL)
+		batch_flush(ch->batch);
+}
+
+void
 batch_channel_free(struct channel *ch)
 {
 	struct batch *b = ch->batch;

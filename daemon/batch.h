@@ -27,6 +27,10 @@ void	batch_restore(struct channel *, const char *digest_id,
 	    struct delivery *);
 /* Send the digests batch_restore re-formed. */
 void	batch_restore_done(void);
+/* A reload replaced a channel: its open digest moves to the new one. */
+void	batch_move(struct channel *from, struct channel *to);
+/* Send a channel's open digest now (the channel is being removed). */
+void	batch_flush_now(struct channel *);
 /* Let go of a channel's open digest (its items stay pending in the spool). */
 void	batch_channel_free(struct channel *);
 size_t	batch_items(const struct channel *);

@@ -1813,6 +1813,53 @@ config_load_notify(struct config *cf, struct config_errors *errs)
 			    &cf->channels[i].quiet);
 }
 
+/* Two settings with the same names, types and values, recursively. */
+static int
+config_setting_same(const config_setting_t *a, const config_setting_t *b)
+{
+	const char *na, *nb;
+	int i, n, type;
+
+	if ((type = config_setting_type(a)) != config_setting_type(b))
+		return (0);
+	na = config_setting_name(a);
+	nb = config_setting_name(b);
+	if ((na == NULL) != (nb == NULL) || (na && strcmp(na, nb) != 0))
+		return (0);
+	switch (type) {
+	case CONFIG_TYPE_INT:
+		return (config_setting_get_int(a) == config_setting_get_int(b));
+	case CONFIG_TYPE_INT64:
+		return (config_setting_get_int64(a) ==
+		    config_setting_get_int64(b));
+	case CONFIG_TYPE_FLOAT:
+		return (config_setting_get_float(a) ==
+		    config_setting_get_float(b));
+	case CONFIG_TYPE_BOOL:
+		return (config_setting_get_bool(a) ==
+		    config_setting_get_bool(b));
+	case CONFIG_TYPE_STRING:
+		return (strcmp(config_setting_get_string(a),
+		    config_setting_get_string(b)) == 0);
+	default:
+		if ((n = config_setting_length(a)) != config_setting_length(b))
+			return (0);
+		for (i = 0; i < n; i++)
+			if (!config_setting_same(config_setting_get_elem(a,
+			    (unsigned)i), config_setting_get_elem(b,
+			    (unsigned)i)))
+				return (0);
+		return (1);
+	}
+}
+
+int
+config_channel_same(const struct channel_conf *a, const struct channel_conf *b)
+{
+	return (a->ops == b->ops && a->setting != NULL && b->setting != NULL &&
+	    config_setting_same(a->setting, b->setting));
+}
+
 void
 config_policy(const struct config *cf, const struct route *r,
     enum notice_class class, struct policy *out)

@@ -35,6 +35,11 @@ static struct {
 	struct deadline_heap	*retries;	/* retry and quiet-hour waits */
 	struct deadline_heap	*dues;		/* deliver_within */
 	struct event		*commit_ev;
+	struct event		*reap_ev;	/* frees drained retired ones */
+	TAILQ_HEAD(, delivery)	 all;
+	TAILQ_HEAD(, channel)	 retired;
+	struct config		*retired_confs[64];
+	size_t			 nretired_confs;
 	size_t			 pending;
 	int			 commit_scheduled;
 	int			 tearing_down;
@@ -62,6 +67,9 @@ static void		 dispatch_record(struct delivery *, enum spool_dstate,
 			    const char *);
 static void		 dispatch_commit_cb(evutil_socket_t, short, void *);
 static const struct route *dispatch_route_by_name(const char *);
+static void		 dispatch_reap_cb(evutil_socket_t, short, void *);
+static void		 dispatch_retire(struct channel *, struct channel *);
+static struct channel	*dispatch_current(struct channel *);
 
 int
 dispatch_init(struct event_base *base, struct spool *spool)
@@ -72,7 +80,11 @@ dispatch_init(struct event_base *base, struct spool *spool)
 	dsp.retries = deadline_heap_new(base, NULL);
 	dsp.dues = deadline_heap_new(base, NULL);
 	dsp.commit_ev = event_new(base, -1, 0, dispatch_commit_cb, NULL);
-	if (dsp.retries == NULL || dsp.dues == NULL || dsp.commit_ev == NULL)
+	dsp.reap_ev = event_new(base, -1, 0, dispatch_reap_cb, NULL);
+	TAILQ_INIT(&dsp.all);
+	TAILQ_INIT(&dsp.retired);
+	if (dsp.retries == NULL || dsp.dues == NULL || dsp.commit_ev == NULL ||
+	    dsp.reap_ev == NULL)
 		return (-1);
 	return (0);
 }
@@ -107,6 +119,7 @@ void
 dispatch_shutdown(void)
 {
 	struct deadline *dl;
+	struct channel *ch;
 	size_t i;
 
 	dsp.tearing_down = 1;
@@ -120,6 +133,16 @@ dispatch_shutdown(void)
 		batch_channel_free(dsp.channels[i]);
 		channel_free(dsp.channels[i]);
 	}
+	while ((ch = TAILQ_FIRST(&dsp.retired)) != NULL) {
+		TAILQ_REMOVE(&dsp.retired, ch, retired_entry);
+		batch_channel_free(ch);
+		channel_free(ch);
+	}
+	for (i = 0; i < dsp.nretired_confs; i++)
+		config_free(dsp.retired_confs[i]);
+	dsp.nretired_confs = 0;
+	event_free(dsp.reap_ev);
+	dsp.reap_ev = NULL;
 	free(dsp.channels);
 	dsp.channels = NULL;
 	dsp.nchannels = 0;
@@ -361,6 +384,8 @@ delivery_new(struct notice *n, struct channel *ch, const struct route *r,
 		    fallback_of->name, ch->name);
 	} else
 		snprintf(d->id, sizeof(d->id), "%s/%s", n->id, ch->name);
+	ch->deliveries++;
+	TAILQ_INSERT_TAIL(&dsp.all, d, all);
 	dsp.pending++;
 	return (d);
 }
@@ -378,6 +403,10 @@ delivery_free(struct delivery *d)
 	for (i = 0; i < d->nitems; i++)
 		delivery_free(d->items[i]);
 	free(d->items);
+	TAILQ_REMOVE(&dsp.all, d, all);
+	if (--d->channel->deliveries == 0 && d->channel->retired &&
+	    dsp.reap_ev != NULL)
+		event_active(dsp.reap_ev, 0, 0);
 	dsp.pending--;
 	notice_unref(d->notice);
 	free(d);
@@ -428,8 +457,11 @@ dispatch_quiet(struct delivery *d)
 static void
 dispatch_hold_cb(struct deadline *dl, void *arg)
 {
+	struct delivery *d = arg;
+
 	(void)dl;
-	dispatch_enqueue(arg);
+	dispatch_move(d, dispatch_current(d->channel));
+	dispatch_enqueue(d);
 }
 
 static void
@@ -509,6 +541,7 @@ dispatch_retry_cb(struct deadline *dl, void *arg)
 	struct delivery *d = arg;
 
 	(void)dl;
+	dispatch_move(d, dispatch_current(d->channel));
 	channel_enqueue(d->channel, d);
 }
 
@@ -694,4 +727,159 @@ dispatch_tell_owner(const char *channel, const char *event, const char *text)
 	snprintf(subject, sizeof(subject), "Channel %s: %s", channel, text);
 	dispatch_owner_notice(event, channel, owner ? owner : "", subject,
 	    text);
+}
+
+/* The channel that now stands for ch: itself, or its replacement. */
+static struct channel *
+dispatch_current(struct channel *ch)
+{
+	while (ch->successor != NULL)
+		ch = ch->successor;
+	return (ch);
+}
+
+/* Point a delivery at another channel, keeping the counts right. */
+void
+dispatch_move(struct delivery *d, struct channel *to)
+{
+	if (d->channel == to)
+		return;
+	if (--d->channel->deliveries == 0 && d->channel->retired)
+		event_active(dsp.reap_ev, 0, 0);
+	d->channel = to;
+	to->deliveries++;
+}
+
+/*
+ * Take a new config between two loop passes. Channels whose settings are
+ * the same stay as they are (their adapter state keeps working: the parsed
+ * options are swapped into the new config); changed ones are started anew
+ * and take over the old one's queue and digest, while what the old one has
+ * in flight finishes there; removed ones are retired and drain. If a new
+ * channel cannot start, nothing changes and -1 is returned. The old config
+ * is kept until no retired channel points into it.
+ */
+int
+dispatch_reconfigure(struct config *conf, struct config *old, char *err,
+    size_t errlen)
+{
+	struct channel **chans, *prev;
+	struct delivery *d, *next;
+	size_t i, j;
+	void *args;
+
+	if ((chans = calloc(conf->nchannels + 1, sizeof(*chans))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return (-1);
+	}
+	for (i = 0; i < conf->nchannels; i++) {
+		prev = dispatch_channel(conf->channels[i].name);
+		if (prev != NULL && config_channel_same(prev->conf,
+		    &conf->channels[i]))
+			continue;
+		chans[i] = channel_new(dsp.base, &conf->channels[i], (int)i,
+		    dispatch_done_cb, NULL, err, errlen);
+		if (chans[i] == NULL) {
+			for (j = 0; j < i; j++)
+				channel_free(chans[j]);
+			free(chans);
+			return (-1);
+		}
+	}
+	/* Past this point nothing fails. */
+	for (i = 0; i < conf->nchannels; i++) {
+		prev = dispatch_channel(conf->channels[i].name);
+		if (chans[i] == NULL) {
+			args = conf->channels[i].args;
+			conf->channels[i].args = prev->conf->args;
+			((struct channel_conf *)prev->conf)->args = args;
+			prev->conf = &conf->channels[i];
+			prev->index = (int)i;
+			prev->retired = -1;	/* kept: not retired below */
+			chans[i] = prev;
+		} else if (prev != NULL) {
+			while ((d = TAILQ_FIRST(&prev->queue)) != NULL) {
+				TAILQ_REMOVE(&prev->queue, d, entry);
+				prev->queued--;
+				dispatch_move(d, chans[i]);
+				channel_enqueue(chans[i], d);
+			}
+			batch_move(prev, chans[i]);
+			dispatch_retire(prev, chans[i]);
+		}
+	}
+	for (i = 0; i < dsp.nchannels; i++) {
+		if (dsp.channels[i]->retired == -1)
+			dsp.channels[i]->retired = 0;
+		else if (!dsp.channels[i]->retired)
+			dispatch_retire(dsp.channels[i], NULL);
+	}
+	free(dsp.channels);
+	dsp.channels = chans;
+	dsp.nchannels = conf->nchannels;
+	dsp.conf = conf;
+	TAILQ_FOREACH_SAFE(d, &dsp.all, all, next)
+		if (d->route != NULL)
+			d->route = dispatch_route_by_name(d->route->name);
+	if (dsp.nretired_confs < sizeof(dsp.retired_confs) /
+	    sizeof(dsp.retired_confs[0]))
+		dsp.retired_confs[dsp.nretired_confs++] = old;
+	else
+		fatalx("too many configs still draining");
+	event_active(dsp.reap_ev, 0, 0);
+	return (0);
+}
+
+/* A channel left by a reload drains, then goes. */
+static void
+dispatch_retire(struct channel *ch, struct channel *successor)
+{
+	ch->retired = 1;
+	ch->successor = successor;
+	if (successor == NULL)
+		batch_flush_now(ch);
+	log_info("channel %s name=%s queued=%d inflight=%d",
+	    successor ? "replaced" : "removed", ch->name, ch->queued,
+	    ch->inflight);
+	TAILQ_INSERT_TAIL(&dsp.retired, ch, retired_entry);
+}
+
+/* Whether a retired config still backs a live channel. */
+static int
+dispatch_conf_used(const struct config *cf)
+{
+	const struct channel *ch;
+
+	TAILQ_FOREACH(ch, &dsp.retired, retired_entry)
+		if (ch->conf >= cf->channels &&
+		    ch->conf < cf->channels + cf->nchannels)
+			return (1);
+	return (0);
+}
+
+static void
+dispatch_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *ch, *next;
+	size_t i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	TAILQ_FOREACH_SAFE(ch, &dsp.retired, retired_entry, next) {
+		if (ch->deliveries > 0)
+			continue;
+		TAILQ_REMOVE(&dsp.retired, ch, retired_entry);
+		log_info("channel drained name=%s", ch->name);
+		batch_channel_free(ch);
+		channel_free(ch);
+	}
+	for (i = 0; i < dsp.nretired_confs; ) {
+		if (dispatch_conf_used(dsp.retired_confs[i])) {
+			i++;
+			continue;
+		}
+		config_free(dsp.retired_confs[i]);
+		dsp.retired_confs[i] = dsp.retired_confs[--dsp.nretired_confs];
+	}
 }

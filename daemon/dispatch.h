@@ -50,6 +50,11 @@ void	dispatch_escalation(struct notice *, const int *channels, size_t n,
 /* A batch digest leaves (called by batch.c; takes the items array). */
 void	dispatch_digest(struct channel *, const char *id,
 	    struct delivery **items, size_t n);
+/* Take a reloaded config (see dispatch.c); old is kept while needed. */
+int	dispatch_reconfigure(struct config *, struct config *old, char *err,
+	    size_t errlen);
+/* Point a delivery at another channel (a reload replaced its own). */
+void	dispatch_move(struct delivery *, struct channel *);
 /* Drop a delivery from memory only: the spool keeps it pending. */
 void	dispatch_release(struct delivery *);
 /*

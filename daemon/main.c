@@ -27,6 +27,7 @@
 #include "escalate.h"
 #include "ingress.h"
 #include "log.h"
+#include "reload.h"
 #include "sb_protocol.h"
 #include "spool.h"
 #include "tod.h"
@@ -46,6 +47,7 @@ static struct {
 	struct event		*sigs[5];
 	struct event		*drain;
 	struct event		*prune;
+	struct event		*watchdog;
 	int64_t			 drain_until;
 	int			 stopping;
 } sbd;
@@ -59,6 +61,8 @@ static void	main_signal_cb(evutil_socket_t, short, void *);
 static void	main_stop(void);
 static void	main_drain_cb(evutil_socket_t, short, void *);
 static void	main_prune_cb(evutil_socket_t, short, void *);
+static void	main_watchdog_cb(evutil_socket_t, short, void *);
+static void	main_watchdog_start(void);
 static void	main_free(void);
 
 int
@@ -183,6 +187,7 @@ main_start(const char *path, int foreground, int verbose)
 		    sbd.spool->error);
 	if (spool_commit(sbd.spool) == -1)
 		fatalx("spool: %s", sbd.spool->error);
+	reload_init(sbd.conf, path);
 	accept_init(sbd.conf, sbd.spool);
 	sbd.ingress = ingress_new(sbd.base, sbd.zctx, sbd.conf, accept_batch,
 	    NULL, err, sizeof(err));
@@ -200,7 +205,36 @@ main_start(const char *path, int foreground, int verbose)
 	    "routes=%zu pending=%zu waiting=%zu", SB_VERSION, path,
 	    sbd.conf->hash, sbd.conf->nchannels, sbd.conf->nroutes,
 	    dispatch_pending(), escalate_waiting());
+	main_watchdog_start();
 	sd_notify(0, "READY=1");
+}
+
+/* Under systemd's WatchdogSec, prove from the loop that it turns. */
+static void
+main_watchdog_start(void)
+{
+	struct timeval tv;
+	uint64_t usec;
+
+	if (sd_watchdog_enabled(0, &usec) <= 0)
+		return;
+	usec /= 2;
+	tv.tv_sec = (time_t)(usec / 1000000);
+	tv.tv_usec = (suseconds_t)(usec % 1000000);
+	sbd.watchdog = event_new(sbd.base, -1, EV_PERSIST, main_watchdog_cb,
+	    NULL);
+	if (sbd.watchdog == NULL || event_add(sbd.watchdog, &tv) == -1)
+		fatalx("watchdog timer");
+	log_info("watchdog interval_us=%llu", (unsigned long long)usec);
+}
+
+static void
+main_watchdog_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sd_notify(0, "WATCHDOG=1");
 }
 
 /* Put a notice the spool still holds back on its channels' queues. */
@@ -246,11 +280,14 @@ main_waiting_cb(const struct spool_waiting *w, void *arg)
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
+	char msg[4096];
+
 	(void)what;
 	(void)arg;
 	switch (sig) {
 	case SIGHUP:
-		log_info("SIGHUP: reopening channel files");
+		log_info("SIGHUP: reloading and reopening channel files");
+		(void)reload_run(msg, sizeof(msg));
 		dispatch_reopen();
 		break;
 	case SIGTERM:
@@ -274,7 +311,7 @@ main_stop(void)
 	ingress_free(sbd.ingress);
 	sbd.ingress = NULL;
 	sbd.drain_until = deadline_monotonic_ms() +
-	    sbd.conf->shutdown_timeout_ms;
+	    reload_current->shutdown_timeout_ms;
 	sbd.drain = event_new(sbd.base, -1, EV_PERSIST, main_drain_cb, NULL);
 	event_add(sbd.drain, &(struct timeval){ 0, MAIN_DRAIN_POLL_MS * 1000 });
 	main_drain_cb(-1, 0, NULL);
@@ -308,8 +345,8 @@ main_prune_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	n = spool_prune(sbd.spool, deadline_wall_ms() - sbd.conf->retain_ms,
-	    MAIN_PRUNE_BATCH);
+	n = spool_prune(sbd.spool, deadline_wall_ms() -
+	    reload_current->retain_ms, MAIN_PRUNE_BATCH);
 	if (n > 0)
 		log_info("spool pruned notices=%d", n);
 	if (spool_commit(sbd.spool) == -1)
@@ -328,9 +365,11 @@ main_free(void)
 		event_free(sbd.drain);
 	if (sbd.prune != NULL)
 		event_free(sbd.prune);
+	if (sbd.watchdog != NULL)
+		event_free(sbd.watchdog);
 	ingress_free(sbd.ingress);
 	spool_close(sbd.spool);
-	config_free(sbd.conf);
+	reload_shutdown();
 	zmq_ctx_term(sbd.zctx);
 	event_base_free(sbd.base);
 }

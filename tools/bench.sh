@@ -13,6 +13,8 @@
 #   BENCH_OUT    where results go (default $SB_BUILD/bench)
 #   BENCH_DOC    the page to rewrite (default docs/PERFORMANCE.md; "-":
 #                print the table instead)
+#   BENCH_COMMON the sbbench options of every run (default below; shorter
+#                runs for a quick look)
 set -eu
 
 BUILD=${SB_BUILD:-build}
@@ -26,7 +28,7 @@ HERE=$(dirname "$0")
 # What every run does: 3 s at full speed, then 3 s at half the rate it
 # reached (for latency), then the raw baseline: 2 s of echo at full speed
 # and 1 s of REQ/REP round trips.
-COMMON="-d 3 --paced 0.5 --paced-seconds 3 --raw-seconds 2 -w 500 -s 256"
+COMMON=${BENCH_COMMON:-"-d 3 --paced 0.5 --paced-seconds 3 --raw-seconds 2 -w 500 -s 256"}
 BASE="--transport tcp --spool-sync normal -m realtime=50,batch=30,interactive=20
 	--routes 10 --channels 1"
 

@@ -56,7 +56,7 @@ def fmt_us(v):
     """A latency in µs, as µs below 10 ms and as ms above."""
     if v is None:
         return "–"
-    if v >= 10000:
+    if v >= 1000:
         return "%.1f ms" % (v / 1000)
     if v >= 100:
         return "%.0f µs" % v
@@ -158,6 +158,8 @@ class Scenario:
         self.trouble = sum((dig(r, ph, k) or 0) for r in runs
                            for ph in ("full", "paced")
                            for k in ("failed", "lost", "mismatched"))
+        self.cpu = median((r["daemon_cpu_s"] * 1e6 / r["published"])
+                          if r.get("published") else None for r in runs)
         self.warnings = sum(r.get("daemon_warnings", 0) for r in runs)
         self.bad_exit = sum(1 for r in runs if r.get("daemon_exit") != 0)
 
@@ -176,17 +178,18 @@ class Scenario:
 def throughput_table(scen):
     out = ["| scenario | transport | spool.sync | mix (rt/batch/inter) "
            "| routes | channels | acked/s (min–max) | raw echo/s "
-           "| ratio | target |",
-           "|---|---|---|---|---|---|---|---|---|---|"]
+           "| ratio | target | daemon CPU a notice |",
+           "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in scen:
         target = THROUGHPUT_TARGET.get(s.sync)
         out.append("| %s | %s | %s | %s | %s | %s | %s (%s–%s) | %s | %s "
-                   "| ≥ %s: %s |" % (
+                   "| ≥ %s: %s | %s |" % (
                        s.label, s.transport, s.sync, s.mix,
                        fmt_rate(s.routes), fmt_rate(s.channels),
                        fmt_rate(s.rate), fmt_rate(s.rate_min),
                        fmt_rate(s.rate_max), fmt_rate(s.echo),
-                       fmt_ratio(s.ratio), target, verdict(s.throughput_ok())))
+                       fmt_ratio(s.ratio), target, verdict(s.throughput_ok()),
+                       fmt_us(s.cpu)))
     return out
 
 

@@ -16,8 +16,8 @@
  * Both are read back in this process, so one monotonic clock serves all.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <netinet/in.h>
@@ -208,6 +208,8 @@ static struct {
 	char			 pub[512];
 	pid_t			 daemon;
 	int			 daemon_status;
+	struct rusage		 daemon_usage;	/* its whole life */
+	struct rusage		 client_usage;	/* up to the baseline */
 	int			 daemon_stopped;
 	int			 daemon_warnings;
 	char			 daemon_warning[256];
@@ -288,6 +290,8 @@ static void	samples_add(struct samples *, uint64_t);
 static int	samples_cmp(const void *, const void *);
 static void	samples_pct(struct samples *, struct pct *);
 static double	bench_rate(const struct phase *);
+static double	bench_cpu(const struct rusage *, int);
+static uint64_t	bench_published(void);
 static int	bench_verdict(void);
 static void	bench_print(void);
 static void	bench_print_phase(struct phase *);
@@ -942,7 +946,8 @@ bench_daemon_alive(void)
 {
 	if (bb.daemon <= 0 || bb.daemon_stopped)
 		return (0);
-	if (waitpid(bb.daemon, &bb.daemon_status, WNOHANG) == bb.daemon) {
+	if (wait4(bb.daemon, &bb.daemon_status, WNOHANG, &bb.daemon_usage) ==
+	    bb.daemon) {
 		bb.daemon_stopped = 1;
 		return (0);
 	}
@@ -967,7 +972,7 @@ bench_daemon_stop(void)
 		    "SIGTERM within %.0f s: killed\n", (int)bb.daemon,
 		    bb.o.timeout);
 		kill(bb.daemon, SIGKILL);
-		waitpid(bb.daemon, &bb.daemon_status, 0);
+		wait4(bb.daemon, &bb.daemon_status, 0, &bb.daemon_usage);
 		bb.daemon_stopped = 1;
 	}
 	bench_daemon_log_scan();
@@ -1242,6 +1247,7 @@ bench_run(void)
 	bench_sub_stop();
 	bench_arrivals_assign(&bb.full);
 	bench_arrivals_assign(&bb.paced);
+	getrusage(RUSAGE_SELF, &bb.client_usage);
 	bench_daemon_stop();
 	if (bb.daemon > 0 && (!WIFEXITED(bb.daemon_status) ||
 	    WEXITSTATUS(bb.daemon_status) != 0))
@@ -1952,6 +1958,22 @@ bench_rate(const struct phase *ph)
 	return (ph->elapsed > 0 ? (double)ph->ok / ph->elapsed : 0);
 }
 
+/* Seconds of CPU: user (0) or system (1). */
+static double
+bench_cpu(const struct rusage *ru, int sys)
+{
+	const struct timeval *tv = sys ? &ru->ru_stime : &ru->ru_utime;
+
+	return ((double)tv->tv_sec + (double)tv->tv_usec / 1e6);
+}
+
+/* Notices sent to the daemon in every phase. */
+static uint64_t
+bench_published(void)
+{
+	return (bb.warm.sent + bb.full.sent + bb.paced.sent);
+}
+
 /* Exit 0 only when every notice was answered ok and the daemon was fine. */
 static int
 bench_verdict(void)
@@ -1998,13 +2020,21 @@ bench_print(void)
 		bench_print_pct("REQ/REP rtt", &bb.reqrep, 0);
 	}
 	bench_print_ratios();
-	if (bb.daemon > 0)
-		printf("  daemon     %s %d; %d warnings logged%s%s\n",
-		    WIFEXITED(bb.daemon_status) ? "exited" : "killed by signal",
-		    WIFEXITED(bb.daemon_status) ?
-		    WEXITSTATUS(bb.daemon_status) :
-		    WTERMSIG(bb.daemon_status), bb.daemon_warnings,
-		    bb.daemon_warnings ? ", first: " : "", bb.daemon_warning);
+	if (bb.daemon <= 0)
+		return;
+	printf("  daemon     %s %d; %d warnings logged%s%s\n",
+	    WIFEXITED(bb.daemon_status) ? "exited" : "killed by signal",
+	    WIFEXITED(bb.daemon_status) ? WEXITSTATUS(bb.daemon_status) :
+	    WTERMSIG(bb.daemon_status), bb.daemon_warnings,
+	    bb.daemon_warnings ? ", first: " : "", bb.daemon_warning);
+	printf("  cpu        daemon %.2f s user + %.2f s sys for %llu notices "
+	    "(%.1f us a notice, start and stop included); sbbench %.2f s + "
+	    "%.2f s\n", bench_cpu(&bb.daemon_usage, 0),
+	    bench_cpu(&bb.daemon_usage, 1),
+	    (unsigned long long)bench_published(),
+	    bench_published() > 0 ? (bench_cpu(&bb.daemon_usage, 0) +
+	    bench_cpu(&bb.daemon_usage, 1)) * 1e6 / (double)bench_published() :
+	    0, bench_cpu(&bb.client_usage, 0), bench_cpu(&bb.client_usage, 1));
 }
 
 static void
@@ -2198,6 +2228,18 @@ bench_json(void)
 	bench_json_num(g, "%d", bb.daemon <= 0 ? -1 :
 	    WIFEXITED(bb.daemon_status) ? WEXITSTATUS(bb.daemon_status) :
 	    128 + WTERMSIG(bb.daemon_status));
+	if (bb.daemon > 0) {
+		bench_json_str(g, "daemon_cpu_s");
+		bench_json_num(g, "%.3f", bench_cpu(&bb.daemon_usage, 0) +
+		    bench_cpu(&bb.daemon_usage, 1));
+		bench_json_str(g, "daemon_sys_s");
+		bench_json_num(g, "%.3f", bench_cpu(&bb.daemon_usage, 1));
+		bench_json_str(g, "published");
+		bench_json_num(g, "%llu", (unsigned long long)bench_published());
+	}
+	bench_json_str(g, "client_cpu_s");
+	bench_json_num(g, "%.3f", bench_cpu(&bb.client_usage, 0) +
+	    bench_cpu(&bb.client_usage, 1));
 	bench_json_str(g, "daemon_warnings");
 	bench_json_num(g, "%d", bb.daemon_warnings);
 	bench_json_str(g, "daemon_first_warning");

@@ -18,6 +18,7 @@
 #define CONFDOC_CELLS	5	/* option, type, default, range, meaning */
 #define CONFDOC_HEADER	"| option | type | default | range | meaning |"
 #define CONFDOC_RULE	"|---|---|---|---|---|"
+#define CONFDOC_WIDTH	76	/* mandoc -T lint wants at most 80 */
 
 /* One row of the option table, its cells cut out of the line in place. */
 struct confdoc_row {
@@ -30,7 +31,6 @@ struct confdoc_row {
 
 static int	confdoc_split(char *, struct confdoc_row *, char *, size_t);
 static char	*confdoc_unquote(char *);
-static void	confdoc_text(FILE *, const char *);
 static void	confdoc_arg(FILE *, const char *);
 static void	confdoc_sentences(FILE *, const char *);
 static int	confdoc_header(const char *, size_t);
@@ -297,6 +297,7 @@ confdoc_section(FILE *out, const struct confdoc_row *rows, size_t nrows,
 {
 	const struct confdoc_row *head = &rows[first];
 	size_t top = strcspn(head->path, ".["), i;
+	char buf[512];
 	int open = 0;
 
 	fprintf(out, ".Ss %.*s\n", (int)top, head->path);
@@ -305,10 +306,10 @@ confdoc_section(FILE *out, const struct confdoc_row *rows, size_t nrows,
 			continue;
 		if (strpbrk(rows[i].path, ".[") == NULL) {
 			confdoc_sentences(out, rows[i].doc);
-			fprintf(out, "Type: ");
-			confdoc_text(out, rows[i].type);
-			fprintf(out, "%s.\n", strcmp(rows[i].def, "required") ==
-			    0 ? ", required" : "");
+			snprintf(buf, sizeof(buf), "Type: %s%s.", rows[i].type,
+			    strcmp(rows[i].def, "required") == 0 ?
+			    ", required" : "");
+			confdoc_sentences(out, buf);
 			continue;
 		}
 		if (!open)
@@ -324,37 +325,26 @@ confdoc_section(FILE *out, const struct confdoc_row *rows, size_t nrows,
 static void
 confdoc_item(FILE *out, const struct confdoc_row *row)
 {
+	char buf[512];
+	int has_def = *row->def != '\0' && strcmp(row->def, "required") != 0;
+
 	fprintf(out, ".It Cm ");
 	confdoc_arg(out, row->path);
 	fprintf(out, "\n");
-	confdoc_text(out, "Type: ");
-	confdoc_text(out, row->type);
-	if (strcmp(row->def, "required") == 0)
-		fprintf(out, "; required.\n");
-	else if (*row->def != '\0') {
-		fprintf(out, "; default\n.Ql ");
+	snprintf(buf, sizeof(buf), "Type: %s; %s", row->type,
+	    has_def ? "default" : *row->def != '\0' ? "required." :
+	    "no default.");
+	confdoc_sentences(out, buf);
+	if (has_def) {
+		fprintf(out, ".Ql ");
 		confdoc_arg(out, row->def);
 		fprintf(out, " .\n");
-	} else
-		fprintf(out, "; no default.\n");
+	}
 	if (*row->range != '\0') {
-		fprintf(out, "Range: ");
-		confdoc_text(out, row->range);
-		fprintf(out, ".\n");
+		snprintf(buf, sizeof(buf), "Range: %s.", row->range);
+		confdoc_sentences(out, buf);
 	}
 	confdoc_sentences(out, row->doc);
-}
-
-/* Text with roff's escape character written as \e. */
-static void
-confdoc_text(FILE *out, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s == '\\')
-			fputs("\\e", out);
-		else
-			fputc(*s, out);
-	}
 }
 
 /* A macro argument: quoted when it holds a space, quotes as \(dq. */
@@ -378,28 +368,43 @@ confdoc_arg(FILE *out, const char *s)
 }
 
 /*
- * Prose, one sentence a line as mdoc wants (a sentence ends in ". " before
- * a capital letter); a line that would start with a control character is
- * guarded with \&.
+ * Prose as mdoc wants it: each sentence (ending in ". " before a capital
+ * letter) on a new line, lines wrapped at spaces to CONFDOC_WIDTH, and a
+ * line that would start with a control character guarded with \&.
  */
 static void
 confdoc_sentences(FILE *out, const char *s)
 {
-	int bol = 1;
+	size_t col = 0, word;
+	int end;
 
-	for (; *s != '\0'; s++) {
-		if (bol && (*s == '.' || *s == '\''))
-			fputs("\\&", out);
-		bol = 0;
-		if (*s == '\\')
-			fputs("\\e", out);
-		else
-			fputc(*s, out);
-		if (*s == '.' && s[1] == ' ' && s[2] >= 'A' && s[2] <= 'Z') {
+	while (*s != '\0') {
+		word = strcspn(s, " ");
+		end = word > 0 && s[word - 1] == '.' && s[word] == ' ' &&
+		    s[word + 1] >= 'A' && s[word + 1] <= 'Z';
+		if (col > 0 && col + 1 + word > CONFDOC_WIDTH) {
 			fputc('\n', out);
-			s++;
-			bol = 1;
+			col = 0;
+		} else if (col > 0) {
+			fputc(' ', out);
+			col++;
 		}
+		if (col == 0 && (*s == '.' || *s == '\'')) {
+			fputs("\\&", out);
+			col += 2;
+		}
+		for (; word > 0; word--, s++, col++)
+			if (*s == '\\') {
+				fputs("\\e", out);
+				col++;
+			} else
+				fputc(*s, out);
+		if (end) {
+			fputc('\n', out);
+			col = 0;
+		}
+		s += strspn(s, " ");
 	}
-	fputc('\n', out);
+	if (col > 0)
+		fputc('\n', out);
 }

@@ -1,0 +1,108 @@
+/*
+ * reload.c: the live reload (see reload.h). Parse and validate the whole
+ * file; on any error keep the running config and report every error; on
+ * success hand the new config to each module that holds one.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+
+#include "accept.h"
+#include "config.h"
+#include "deadline.h"
+#include "dispatch.h"
+#include "escalate.h"
+#include "log.h"
+#include "reload.h"
+#include "tod.h"
+
+struct config		*reload_current;
+static const char	*reload_path;
+static struct reload_status reload_state;
+
+static void	reload_fail(const char *, char *, size_t);
+
+void
+reload_init(struct config *conf, const char *path)
+{
+	reload_current = conf;
+	reload_path = path;
+}
+
+const struct reload_status *
+reload_last(void)
+{
+	return (&reload_state);
+}
+
+void
+reload_shutdown(void)
+{
+	config_free(reload_current);
+	reload_current = NULL;
+}
+
+/* Record and log a failed attempt; msg gets what went wrong. */
+static void
+reload_fail(const char *errors, char *msg, size_t len)
+{
+	reload_state.ok = 0;
+	reload_state.failures++;
+	strlcpy(reload_state.errors, errors, sizeof(reload_state.errors));
+	strlcpy(msg, errors, len);
+	log_warnx("reload failed; the running config stays: %s", errors);
+}
+
+int
+reload_run(char *msg, size_t len)
+{
+	struct config_errors errs = { .n = 0 };
+	struct config *conf, *old = reload_current;
+	char buf[sizeof(reload_state.errors)], err[512];
+	size_t i;
+	int level;
+
+	reload_state.at_ms = deadline_wall_ms();
+	sd_notify(0, "RELOADING=1");
+	if ((conf = config_load(reload_path, &errs)) == NULL) {
+		buf[0] = '\0';
+		for (i = 0; i < errs.n; i++) {
+			if (i > 0)
+				strlcat(buf, "\n", sizeof(buf));
+			strlcat(buf, errs.msgs[i], sizeof(buf));
+		}
+		config_errors_clear(&errs);
+		reload_fail(buf, msg, len);
+		sd_notify(0, "READY=1");
+		return (-1);
+	}
+	if (tod_set_zone(conf->timezone) == -1 ||
+	    dispatch_reconfigure(conf, old, err, sizeof(err)) == -1) {
+		if (tod_set_zone(old->timezone) == 0)
+			snprintf(buf, sizeof(buf), "%s: %s", reload_path, err);
+		else
+			snprintf(buf, sizeof(buf), "%s: timezone %s",
+			    reload_path, conf->timezone);
+		config_free(conf);
+		reload_fail(buf, msg, len);
+		sd_notify(0, "READY=1");
+		return (-1);
+	}
+	if (conf->nrouter != old->nrouter || conf->npull != old->npull)
+		log_warnx("reload: ingress endpoints changed; they take effect "
+		    "at the next restart");
+	accept_set_config(conf);
+	escalate_set_config(conf);
+	reload_current = conf;
+	if ((level = log_level_parse(conf->log_level)) != -1)
+		log_set_level(level);
+	reload_state.ok = 1;
+	reload_state.count++;
+	reload_state.errors[0] = '\0';
+	log_info("reloaded config=%s hash=%s channels=%zu routes=%zu",
+	    reload_path, conf->hash, conf->nchannels, conf->nroutes);
+	snprintf(msg, len, "reloaded %s (hash %s)", reload_path, conf->hash);
+	sd_notify(0, "READY=1");
+	return (0);
+}
