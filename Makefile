@@ -13,7 +13,8 @@ DESTDIR		?=
 PYTHON		?= /usr/bin/python3
 
 CC		?= cc
-PKGS		:= libevent libzmq libconfig yajl sqlite3 libcurl libsystemd \
+PKGS		:= libevent libzmq libconfig yajl sqlite3 libcurl libcrypto \
+		   libsystemd \
 		   libbsd-overlay
 PKG_CFLAGS	 = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -88,18 +89,109 @@ asan-behaviour:
 	SB_BUILD=build-asan $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    tests/behaviour
 
+# make install: PREFIX, DESTDIR and SYSCONFDIR as above, and these.
+MANDIR		?= $(PREFIX)/share/man
+LIBEXECDIR	?= $(PREFIX)/libexec
+DOCDIR		?= $(PREFIX)/share/doc/switchboard
+UNITDIR		?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR	?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR	?= $(PREFIX)/lib/tmpfiles.d
+CONFDIR		 = $(SYSCONFDIR)/switchboard
+# Fixed by the unit's StateDirectory= and RuntimeDirectory=.
+STATEDIR	:= /var/lib/switchboard
+RUNDIR		:= /run/switchboard
+MAN_PAGES	:= man/sbctl.1 man/switchboard.conf.5 \
+		   man/switchboard-protocol.7 man/switchboardd.8
+EXAMPLES	:= $(notdir $(wildcard conf/examples/*.conf))
+CLIENTS		:= publisher.c publisher.py publisher.sh publisher.js
+STAGE		 = $(BUILD)/install
+# The unit and tmpfiles name /usr/local/sbin and /etc/switchboard, the
+# defaults; installed, they name where things went.
+UNIT_SED	 = -e 's|/usr/local/sbin/|$(SBINDIR)/|g' \
+		   -e 's|/etc/switchboard/|$(CONFDIR)/|g'
+# conf/switchboard.conf is written for `make run` in the source tree; the
+# installed default keeps its state, sockets and example command where the
+# unit has them.
+CONF_SED	 = -e 's|"ipc://var/|"ipc://$(RUNDIR)/|g' \
+		   -e 's|"var/switchboard.sock"|"$(RUNDIR)/switchboard.sock"|g' \
+		   -e 's|"var/|"$(STATEDIR)/|g' \
+		   -e 's|"conf/deliver-example.sh"|"$(LIBEXECDIR)/switchboard/deliver-example.sh"|g'
+
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	@mkdir -p $(STAGE)
+	sed $(UNIT_SED) systemd/switchboard.service > $(STAGE)/switchboard.service
+	sed $(UNIT_SED) systemd/switchboard.tmpfiles > $(STAGE)/switchboard.tmpfiles
+	{ echo "# Installed by make install from conf/switchboard.conf, with" \
+	    "paths made"; echo "# absolute for the systemd unit: state in" \
+	    "$(STATEDIR), sockets in $(RUNDIR)."; \
+	    sed $(CONF_SED) conf/switchboard.conf; } > $(STAGE)/switchboard.conf
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)/switchboard $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR)/clients \
+	    $(DESTDIR)$(CONFDIR) $(addprefix $(DESTDIR)$(MANDIR)/man,1 5 7 8)
 	install -m 0755 $(BUILD)/switchboardd $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(TOOLS) $(DESTDIR)$(BINDIR)/
-	install -d $(DESTDIR)$(SYSCONFDIR)/switchboard
-	test -e $(DESTDIR)$(SYSCONFDIR)/switchboard/switchboard.conf || \
-	    install -m 0644 conf/switchboard.conf \
-	    $(DESTDIR)$(SYSCONFDIR)/switchboard/switchboard.conf
+	install -m 0755 conf/deliver-example.sh \
+	    $(DESTDIR)$(LIBEXECDIR)/switchboard/
+	for p in $(MAN_PAGES); do \
+	    install -m 0644 $$p $(DESTDIR)$(MANDIR)/man$${p##*.}/ || exit 1; \
+	done
+	install -m 0644 $(STAGE)/switchboard.service $(DESTDIR)$(UNITDIR)/
+	install -m 0644 systemd/switchboard.sysusers \
+	    $(DESTDIR)$(SYSUSERSDIR)/switchboard.conf
+	install -m 0644 $(STAGE)/switchboard.tmpfiles \
+	    $(DESTDIR)$(TMPFILESDIR)/switchboard.conf
+	install -m 0644 $(addprefix conf/examples/,$(EXAMPLES)) \
+	    $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 docs/clients.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 $(addprefix docs/clients/,$(CLIENTS)) \
+	    $(DESTDIR)$(DOCDIR)/clients/
+	@if [ -e $(DESTDIR)$(CONFDIR)/switchboard.conf ]; then \
+	    echo "install: kept the existing" \
+	        "$(DESTDIR)$(CONFDIR)/switchboard.conf"; \
+	else \
+	    echo "install -m 0640 $(STAGE)/switchboard.conf" \
+	        "$(DESTDIR)$(CONFDIR)/"; \
+	    install -m 0640 $(STAGE)/switchboard.conf $(DESTDIR)$(CONFDIR)/; \
+	fi
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo "install: next, as root: systemd-sysusers;" \
+	        "systemd-tmpfiles --create switchboard.conf;" \
+	        "systemctl daemon-reload;" \
+	        "systemctl enable --now switchboard"; \
+	fi
 
+# Everything install put there but the config, the spool and the user.
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/switchboardd $(DESTDIR)$(BINDIR)/sbctl \
-	    $(DESTDIR)$(BINDIR)/sbbench
+	    $(DESTDIR)$(BINDIR)/sbbench \
+	    $(DESTDIR)$(LIBEXECDIR)/switchboard/deliver-example.sh \
+	    $(DESTDIR)$(UNITDIR)/switchboard.service \
+	    $(DESTDIR)$(SYSUSERSDIR)/switchboard.conf \
+	    $(DESTDIR)$(TMPFILESDIR)/switchboard.conf \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/examples/,$(EXAMPLES)) \
+	    $(DESTDIR)$(DOCDIR)/clients.md \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/clients/,$(CLIENTS))
+	for p in $(notdir $(MAN_PAGES)); do \
+	    rm -f $(DESTDIR)$(MANDIR)/man$${p##*.}/$$p; \
+	done
+	for d in $(LIBEXECDIR)/switchboard $(DOCDIR)/examples \
+	    $(DOCDIR)/clients $(DOCDIR); do \
+	    rmdir $(DESTDIR)$$d 2>/dev/null || true; \
+	done
+	@echo "uninstall: kept $(DESTDIR)$(CONFDIR)/switchboard.conf," \
+	    "$(STATEDIR) (the spool) and the user switchboard"
+
+# switchboard.conf(5)'s OPTIONS are made from config.c's option table: run
+# `make man` after changing an option (test_deployment.py checks it).
+.PHONY: man
+man: $(BUILD)/sbconfdoc
+	$(BUILD)/sbconfdoc man/switchboard.conf.5.in > $(BUILD)/switchboard.conf.5
+	mv $(BUILD)/switchboard.conf.5 man/switchboard.conf.5
+
+$(BUILD)/sbconfdoc: $(BUILD)/tools/sbconfdoc.o $(BUILD)/libsb.a
+	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
 
 format:
 	clang-format -i daemon/*.c daemon/*.h include/*.h tools/*.c

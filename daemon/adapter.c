@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "breaker.h"
 #include "config.h"
 #include "log.h"
 #include "notice.h"
@@ -21,6 +22,8 @@ static const struct adapter_ops *const adapters[] = {
 	&adapter_exec_ops,
 	&adapter_zmq_pub_ops,
 	&adapter_discard_ops,
+	&adapter_webhook_ops,
+	&adapter_smtp_ops,
 	NULL
 };
 
@@ -28,6 +31,10 @@ static void		*adapter_zmq;
 
 static void	channel_kick_cb(evutil_socket_t, short, void *);
 static void	channel_start_work(struct channel *);
+static struct delivery *channel_next(struct channel *, int *);
+static void	channel_shed(struct channel *, struct delivery *);
+static void	channel_finish(struct channel *, struct delivery *,
+		    enum delivery_outcome, const char *, int);
 static char	*delivery_json_digest(const struct delivery *, const char *,
 		    size_t, size_t *);
 static void	channel_log_outcome(const struct channel *,
@@ -106,6 +113,14 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 		free(ch);
 		return (NULL);
 	}
+	if (conf->health.enabled &&
+	    (ch->breaker = breaker_new(ch, err, errlen)) == NULL) {
+		conf->ops->stop(ch);
+		event_free(ch->kick);
+		free(ch->name);
+		free(ch);
+		return (NULL);
+	}
 	ch->cstate = CHANNEL_UP;
 	return (ch);
 }
@@ -125,6 +140,8 @@ channel_free(struct channel *ch)
 	event_free(ch->kick);
 	ch->kick = NULL;
 	ch->cstate = CHANNEL_PAUSED;
+	breaker_free(ch->breaker);
+	ch->breaker = NULL;
 	ch->conf->ops->stop(ch);
 	while ((d = TAILQ_FIRST(&ch->queue)) != NULL) {
 		TAILQ_REMOVE(&ch->queue, d, entry);
@@ -185,6 +202,16 @@ void
 channel_done(struct channel *ch, struct delivery *d,
     enum delivery_outcome outcome, const char *error)
 {
+	channel_finish(ch, d, outcome, error, 1);
+}
+
+/* An outcome, counted by the breaker unless the breaker caused it. */
+static void
+channel_finish(struct channel *ch, struct delivery *d,
+    enum delivery_outcome outcome, const char *error, int to_breaker)
+{
+	if (to_breaker && ch->breaker != NULL)
+		breaker_outcome(ch->breaker, outcome, error);
 	ch->inflight--;
 	ch->stats.outcomes[outcome]++;
 	if (outcome != OUTCOME_DELIVERED && error != NULL)
@@ -212,11 +239,13 @@ channel_start_work(struct channel *ch)
 	int started = 0;
 
 	while (ch->cstate == CHANNEL_UP && ch->inflight <
-	    ch->conf->concurrency && (d = TAILQ_FIRST(&ch->queue)) != NULL) {
-		if (started++ == CHANNEL_START_BATCH) {
+	    ch->conf->concurrency) {
+		if (started++ >= CHANNEL_START_BATCH) {
 			event_active(ch->kick, 0, 0);
 			return;
 		}
+		if ((d = channel_next(ch, &started)) == NULL)
+			return;
 		TAILQ_REMOVE(&ch->queue, d, entry);
 		ch->queued--;
 		ch->inflight++;
@@ -224,6 +253,51 @@ channel_start_work(struct channel *ch)
 		d->started_ms = adapter_now_ms();
 		ch->conf->ops->deliver(ch, d);
 	}
+}
+
+/*
+ * The first queued delivery that may start. With a breaker open, those
+ * that have a fallback are sent there on the way and the others are left
+ * queued until it closes; *budget bounds the work of one pass.
+ */
+static struct delivery *
+channel_next(struct channel *ch, int *budget)
+{
+	struct delivery *d, *next;
+
+	if (ch->breaker == NULL)
+		return (TAILQ_FIRST(&ch->queue));
+	TAILQ_FOREACH_SAFE(d, &ch->queue, entry, next) {
+		if ((*budget)++ >= CHANNEL_START_BATCH) {
+			event_active(ch->kick, 0, 0);
+			return (NULL);
+		}
+		switch (breaker_admit(ch->breaker, d)) {
+		case BREAKER_PASS:
+			return (d);
+		case BREAKER_SHED:
+			channel_shed(ch, d);
+			break;
+		case BREAKER_HOLD:
+			break;
+		}
+	}
+	return (NULL);
+}
+
+/* Fail a delivery without trying it: its fallback takes it. */
+static void
+channel_shed(struct channel *ch, struct delivery *d)
+{
+	char why[320];
+
+	snprintf(why, sizeof(why), "circuit breaker open (%s)",
+	    breaker_reason(ch->breaker));
+	TAILQ_REMOVE(&ch->queue, d, entry);
+	ch->queued--;
+	ch->inflight++;
+	d->started_ms = adapter_now_ms();
+	channel_finish(ch, d, OUTCOME_PERMANENT, why, 0);
 }
 
 static void

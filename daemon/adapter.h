@@ -45,6 +45,12 @@ struct adapter_ops {
 	void		(*deliver)(struct channel *, struct delivery *);
 	/* 0 when the channel looks able to deliver; optional. */
 	int		(*health)(struct channel *);
+	/*
+	 * Start an asynchronous health probe (an HTTP HEAD, an SMTP NOOP)
+	 * that ends in breaker_probe_done(); optional. -1 with err when it
+	 * cannot start (a failed probe). stop cancels a running one.
+	 */
+	int		(*probe)(struct channel *, char *err, size_t errlen);
 	/* SIGHUP: reopen files; optional. */
 	void		(*reopen)(struct channel *);
 	/* Cancel what is in flight (reporting RETRYABLE) and free state. */
@@ -69,6 +75,7 @@ struct delivery {
 	char			 fallback_of_name[64];
 	int			 pilot;		/* a shadow copy */
 	struct deadline		 retry;		/* armed while waiting */
+	int64_t			 retry_after_ms; /* adapter: wait at least */
 	struct deadline		 due;		/* deliver_within */
 	int			 failed_over;	/* missed it: fallback has it */
 	int			 level;		/* escalation level; 0: none */
@@ -98,6 +105,7 @@ struct channel_stats {
 };
 
 struct batch;
+struct breaker;
 
 /* Told of every outcome after the channel has counted it. */
 typedef void	(*channel_done_fn)(struct channel *, struct delivery *,
@@ -119,6 +127,7 @@ struct channel {
 	void			*done_arg;
 	struct event		*kick;		/* starts queued work */
 	struct batch		*batch;		/* digest being collected */
+	struct breaker		*breaker;	/* with health_check */
 	int			 deliveries;	/* live ones pointing here */
 	int			 retired;	/* left out by a reload */
 	struct channel		*successor;	/* its changed replacement */
@@ -155,5 +164,7 @@ extern const struct adapter_ops adapter_file_ops;
 extern const struct adapter_ops adapter_exec_ops;
 extern const struct adapter_ops adapter_zmq_pub_ops;
 extern const struct adapter_ops adapter_discard_ops;
+extern const struct adapter_ops adapter_webhook_ops;
+extern const struct adapter_ops adapter_smtp_ops;
 
 #endif /* ADAPTER_H */

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "adapter.h"
 #include "config.h"
@@ -79,6 +78,7 @@ struct option {
 #define LM(f)		offsetof(struct limit_conf, f)
 
 static int	check_endpoint(const char *, char *, size_t);
+static int	check_http_url(const char *, char *, size_t);
 static int	check_timezone(const char *, char *, size_t);
 static int	check_tod(const char *, char *, size_t);
 static int	check_window(const char *, char *, size_t);
@@ -112,6 +112,19 @@ static const struct option options[] = {
 	  .doc = "The channel that tells channel owners of expired notices "
 	  "and of channels that fail. Absent: such events are only logged "
 	  "and counted." },
+
+	{ .path = "http", .type = OPT_GROUP,
+	  .doc = "The HTTP side (SPEC section 6): ack links in mails and "
+	  "chat messages." },
+	{ .path = "http.public_url", .type = OPT_STRING,
+	  .off = C(http_public_url), .check = check_http_url,
+	  .doc = "The daemon's HTTP address as people reach it, such as "
+	  "\"https://switchboard.example.org\"; ack links are "
+	  "URL/v1/ack/ID?t=TOKEN. Needs ack_secret_file. Absent: no links." },
+	{ .path = "http.ack_secret_file", .type = OPT_STRING,
+	  .off = C(http_ack_secret_file),
+	  .doc = "A file holding the secret that ack tokens are made with "
+	  "(HMAC-SHA256 of the notice id); read at start, never logged." },
 
 	{ .path = "ingress", .type = OPT_GROUP,
 	  .doc = "Where publishers connect (SPEC section 2)." },
@@ -275,8 +288,9 @@ static const struct option options[] = {
 	  .doc = "One group per channel; the key is the channel's name." },
 	{ .path = SCOPE_CHANNEL ".type", .type = OPT_SECTION,
 	  .flags = OPT_REQUIRED, .what = "string",
-	  .doc = "The adapter: file, exec, zmq_pub or discard. Its own "
-	  "options sit beside the common ones (see below)." },
+	  .doc = "The adapter: file, exec, zmq_pub, webhook, smtp or "
+	  "discard. Its own options sit beside the common ones (see "
+	  "below)." },
 	{ .path = SCOPE_CHANNEL ".owner", .type = OPT_STRING,
 	  .off = CH(owner),
 	  .doc = "Who answers for the channel; told when a notice expires." },
@@ -323,6 +337,18 @@ static const struct option options[] = {
 	  .off = CH(quiet_hours), .check = check_window,
 	  .doc = "\"HH:MM-HH:MM\" in timezone: non-urgent deliveries wait "
 	  "until the window ends; urgent ones go at once." },
+	{ .path = SCOPE_CHANNEL ".health_check", .type = OPT_GROUP,
+	  .doc = "Probes and a circuit breaker (docs/channels.md); absent: "
+	  "neither." },
+	{ .path = SCOPE_CHANNEL ".health_check.interval", .type = OPT_DURATION,
+	  .def = "30s", .min = 100, .max = DAY,
+	  .off = CH(health.interval_ms),
+	  .doc = "How often the channel is probed, and how long its breaker "
+	  "stays open before a probe may close it." },
+	{ .path = SCOPE_CHANNEL ".health_check.max_failures", .type = OPT_INT,
+	  .def = "5", .min = 0, .max = 1000, .off = CH(health.max_failures),
+	  .doc = "Consecutive failures (deliveries or probes) that open the "
+	  "breaker; 0: it never opens." },
 
 	{ .path = "routes", .type = OPT_SECTION, .what = "list of routes",
 	  .flags = OPT_REQUIRED,
@@ -439,6 +465,19 @@ static void		 config_load_routes(struct config *,
 static void		 config_free_rules(struct config *);
 static void		 config_check_reach(struct config *,
 			    struct config_errors *);
+static void		 config_check_http(struct config *,
+			    struct config_errors *);
+
+/* An ack link starts with the daemon's public http(s) address. */
+static int
+check_http_url(const char *s, char *err, size_t len)
+{
+	if ((strncmp(s, "https://", 8) == 0 && s[8] != '\0') ||
+	    (strncmp(s, "http://", 7) == 0 && s[7] != '\0'))
+		return (0);
+	snprintf(err, len, "'%s' is not an http:// or https:// URL", s);
+	return (-1);
+}
 
 /* Endpoints as ZeroMQ takes them; only tcp and ipc are supported. */
 static int
@@ -458,17 +497,11 @@ check_endpoint(const char *s, char *err, size_t len)
 static int
 check_timezone(const char *s, char *err, size_t len)
 {
-	char path[512];
-
-	if (strcmp(s, "UTC") == 0)
+	if (tod_zone_check(s) == 0)
 		return (0);
-	if (s[0] != '/' && strstr(s, "..") == NULL) {
-		snprintf(path, sizeof(path), "/usr/share/zoneinfo/%s", s);
-		if (access(path, R_OK) == 0)
-			return (0);
-	}
-	snprintf(err, len, "unknown time zone '%s' (expected a name under "
-	    "/usr/share/zoneinfo, such as Europe/Berlin, or UTC)", s);
+	snprintf(err, len, "unknown time zone '%s' (expected a zone name "
+	    "under /usr/share/zoneinfo, such as Europe/Berlin, or UTC, or "
+	    "localtime)", s);
 	return (-1);
 }
 
@@ -1158,6 +1191,16 @@ config_check_ingress(struct config *cf, struct config_errors *errs)
 	    "must name an endpoint, such as \"tcp://127.0.0.1:7450\"");
 }
 
+/* An ack link cannot be made without the secret its token needs. */
+static void
+config_check_http(struct config *cf, struct config_errors *errs)
+{
+	if (cf->http_public_url != NULL && cf->http_ack_secret_file == NULL)
+		config_error(errs, config_lookup(&cf->lc, "http.public_url"),
+		    "http.public_url is set but http.ack_secret_file is not: "
+		    "ack links need the secret their tokens are made with");
+}
+
 /* classify.rules: a list of { match; class; }, kept in order. */
 static void
 config_load_rules(struct config *cf, struct config_errors *errs)
@@ -1266,7 +1309,10 @@ config_load_channels(struct config *cf, struct config_errors *errs)
 		g = config_setting_get_elem(s, (unsigned)i);
 		ch = &cf->channels[cf->nchannels++];
 		ch->setting = g;
+		ch->config = cf;
 		ch->line = (int)config_setting_source_line(g);
+		ch->health.enabled = config_setting_is_group(g) &&
+		    config_setting_get_member(g, "health_check") != NULL;
 		if ((ch->name = strdup(config_setting_name(g))) == NULL) {
 			config_error(errs, g, "channels: out of memory");
 			continue;
@@ -1908,6 +1954,7 @@ config_load(const char *path, struct config_errors *errs)
 		opt_load_group(config_root_setting(&cf->lc), SCOPE_TOP, cf, 1,
 		    errs);
 		config_check_ingress(cf, errs);
+		config_check_http(cf, errs);
 		config_load_rules(cf, errs);
 		config_load_channels(cf, errs);
 		config_load_routes(cf, errs);

@@ -45,6 +45,13 @@ struct retry_policy {
 	int64_t	backoff_max_ms;
 };
 
+/* health_check { interval; max_failures; }: probes and circuit breaker. */
+struct health_policy {
+	int	enabled;		/* the channel has health_check */
+	int64_t	interval_ms;
+	int	max_failures;		/* 0: never opens */
+};
+
 struct channel_conf {
 	char			*name;
 	int			 line;
@@ -62,6 +69,8 @@ struct channel_conf {
 	int			 concurrency;
 	char			*quiet_hours;	/* as written, or NULL */
 	struct tod_window	 quiet;		/* valid when quiet_hours */
+	struct health_policy	 health;
+	const struct config	*config;	/* the config it is part of */
 	const config_setting_t	*setting;	/* valid while config lives */
 };
 
@@ -159,6 +168,8 @@ struct config {
 	struct limit_conf	*limits;
 	size_t			 nlimits;
 	char			*owner_channel_name;
+	char			*http_public_url;	/* for ack links */
+	char			*http_ack_secret_file;
 	int			 owner_channel;	/* index, or -1 */
 
 	struct channel_conf	*channels;

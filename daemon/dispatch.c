@@ -527,6 +527,10 @@ dispatch_retry(struct delivery *d, const char *error)
 		(void)getrandom(&r, sizeof(r), GRND_NONBLOCK);
 	delay = delay / 2 + (delay > 1 ? (int64_t)(r % (uint32_t)(delay / 2 +
 	    1)) : 0);
+	/* The medium asked for a pause (an HTTP Retry-After): keep to it. */
+	if (d->retry_after_ms > delay)
+		delay = d->retry_after_ms;
+	d->retry_after_ms = 0;
 	dsp.stats.retried++;
 	dispatch_record(d, DSTATE_PENDING, error);
 	for (i = 0; i < d->nitems; i++)

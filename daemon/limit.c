@@ -49,6 +49,10 @@ static void		limit_why(const struct limit_conf *,
 static const char	*limit_whom(const struct match *);
 static void		limit_wait_format(int64_t, char *, size_t);
 
+/*
+ * Counters for the n limits of conf, which must outlive them; NULL when
+ * out of memory.
+ */
 struct limits *
 limits_new(const struct limit_conf *conf, size_t n)
 {
@@ -78,6 +82,7 @@ fail:
 	return (NULL);
 }
 
+/* Free the counters; the conf they were made for is the caller's. */
 void
 limits_free(struct limits *l)
 {
@@ -114,6 +119,7 @@ limit_judge(const struct limit_conf *c, const struct limit_ring *r,
 	return (LIMIT_STEP_COUNT);
 }
 
+/* Count a notice that passed a limit, overwriting the oldest time. */
 static void
 limit_record(const struct limit_conf *c, struct limit_ring *r,
     int64_t now_ms)
@@ -186,6 +192,7 @@ limit_why(const struct limit_conf *c, const struct limit_ring *r,
 	    c->max == 1 ? "" : "s", per, limit_whom(&c->match), wait);
 }
 
+/* The verdict on a notice; a NULL set is one without limits. */
 enum limit_verdict
 limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
     char *why, size_t len)
@@ -218,6 +225,7 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 	return (verdict);
 }
 
+/* Copy the most recent times of each same-named limit, up to its new max. */
 void
 limits_carry(struct limits *to, const struct limits *from)
 {

@@ -70,8 +70,7 @@ render_templates_check(const char *channel, const config_setting_t *group,
 	if (render_template_one(channel, t, "body", "{{body}}", &rt->body,
 	    errs) == -1)
 		rc = -1;
-	rt->custom_body = t != NULL &&
-	    config_setting_get_member(t, "body") != NULL;
+	rt->custom = t != NULL;
 	return (rc);
 }
 

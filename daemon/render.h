@@ -20,7 +20,7 @@ struct delivery;
 struct render_templates {
 	struct template	*subject;
 	struct template	*body;
-	int		 custom_body;	/* body given by the admin */
+	int		 custom;	/* the admin gave a template */
 };
 
 /*

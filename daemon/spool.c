@@ -280,6 +280,16 @@ spool_describe(struct spool *sp, const char *notice_id, char **json)
 	return (sp->ops->describe(sp, notice_id, json));
 }
 
+/* The caller frees *json (NUL-terminated, *len bytes) when this returns 1. */
+int
+spool_notice_json(struct spool *sp, const char *notice_id, char **json,
+    size_t *len)
+{
+	*json = NULL;
+	*len = 0;
+	return (sp->ops->notice_json(sp, notice_id, json, len));
+}
+
 /*
  * One page: how many rows fn was given (fewer than max: the last page),
  * or -1. fn may not write the spool; the next page is after the last

@@ -331,6 +331,8 @@ static int	spool_sqlite_load_waiting(struct spool *,
 static int	spool_sqlite_digest_assign(struct spool *, const char *,
 		    const char *const *, size_t);
 static int	spool_sqlite_describe(struct spool *, const char *, char **);
+static int	spool_sqlite_notice_json(struct spool *, const char *, char **,
+		    size_t *);
 static int	spool_sqlite_list_pending(struct spool *, int64_t, size_t,
 		    int (*)(const struct spool_pending_row *, void *), void *);
 
@@ -415,6 +417,7 @@ const struct spool_ops spool_sqlite_ops = {
 	.load_waiting = spool_sqlite_load_waiting,
 	.digest_assign = spool_sqlite_digest_assign,
 	.describe = spool_sqlite_describe,
+	.notice_json = spool_sqlite_notice_json,
 	.list_pending = spool_sqlite_list_pending,
 };
 
@@ -1653,6 +1656,39 @@ nomem:
 	snprintf(sp->error, sizeof(sp->error), "describing notice %s: out of "
 	    "memory", id);
 	return (-1);
+}
+
+/*
+ * The stored notice of that id (the newest), as add_notice had it: an
+ * escalation reads its notice back rather than keep it in memory.
+ */
+static int
+spool_sqlite_notice_json(struct spool *sp, const char *id, char **json,
+    size_t *len)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_NOTICE];
+	int rc;
+
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
+		if (rc != SQLITE_DONE)
+			spool_sqlite_fail(sp, "cannot read notice %s", id);
+		sqlite3_reset(st);
+		return (rc == SQLITE_DONE ? 0 : -1);
+	}
+	*len = (size_t)sqlite3_column_bytes(st, 4);
+	if ((*json = malloc(*len + 1)) == NULL) {
+		sqlite3_reset(st);
+		snprintf(sp->error, sizeof(sp->error), "reading notice %s: out "
+		    "of memory", id);
+		return (-1);
+	}
+	if (*len > 0)
+		memcpy(*json, sqlite3_column_blob(st, 4), *len);
+	(*json)[*len] = '\0';
+	sqlite3_reset(st);
+	return (1);
 }
 
 /* id, class, received_at and the stored notice, from STMT_NOTICE's row. */

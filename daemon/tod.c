@@ -77,6 +77,23 @@ tod_is_tzif(const char *path)
 	return (n == sizeof(magic) && memcmp(magic, "TZif", 4) == 0);
 }
 
+/* Whether tod_set_zone would take zone; changes nothing. */
+int
+tod_zone_check(const char *zone)
+{
+	char path[PATH_MAX];
+
+	if (zone == NULL)
+		return (-1);
+	if (strcmp(zone, "UTC") == 0 || strcmp(zone, "localtime") == 0)
+		return (0);
+	if (!tod_zone_name_ok(zone) || (size_t)snprintf(path, sizeof(path),
+	    "%s/%s", TOD_ZONEINFO, zone) >= sizeof(path) || !tod_is_tzif(path))
+		return (-1);
+	return (0);
+}
+
+/* Make zone the one every later tod_* call uses; see tod.h. */
 int
 tod_set_zone(const char *zone)
 {
@@ -118,6 +135,7 @@ tod_two_digits(const char *s, int max)
 	return (v <= max ? v : -1);
 }
 
+/* "HH:MM", exactly: two digits each, 00..23 and 00..59. */
 int
 tod_parse(const char *s)
 {
@@ -131,6 +149,7 @@ tod_parse(const char *s)
 	return (h * 60 + m);
 }
 
+/* "HH:MM-HH:MM"; w is left alone on error. */
 int
 tod_window_parse(const char *s, struct tod_window *w)
 {
@@ -241,6 +260,7 @@ tod_minute_of(time_t t)
 	return (tm.tm_hour * 60 + tm.tm_min);
 }
 
+/* The next instant the local clock reads minute, on the local calendar. */
 int64_t
 tod_next(int64_t now_ms, int minute)
 {
@@ -263,6 +283,7 @@ tod_next(int64_t now_ms, int minute)
 	}
 }
 
+/* Whether the local clock at now_ms reads a minute inside w. */
 int
 tod_in_window(int64_t now_ms, const struct tod_window *w)
 {
@@ -273,6 +294,7 @@ tod_in_window(int64_t now_ms, const struct tod_window *w)
 	return (m >= w->start || m < w->end);
 }
 
+/* When the local clock leaves w, which it reads now_ms; else now_ms. */
 int64_t
 tod_window_end(int64_t now_ms, const struct tod_window *w)
 {

@@ -23,6 +23,8 @@ struct tod_window {
  * would quietly run such a name as UTC. Sets TZ for the whole process.
  */
 int	tod_set_zone(const char *zone);
+/* Whether tod_set_zone would accept zone, without selecting it; 0/-1. */
+int	tod_zone_check(const char *zone);
 /* "HH:MM" (24 h); returns minutes or -1. */
 int	tod_parse(const char *);
 /* "HH:MM-HH:MM"; 0 or -1 (start == end is an error: empty or all day). */

@@ -38,7 +38,7 @@ struct fixture {
 /* What load_pending handed over, copied out of the callback. */
 struct loaded {
 	char	json[64][256];
-	char	deliveries[64][512];
+	char	deliveries[64][1024];
 	size_t	n;
 	int	stop_after;
 };
@@ -1115,7 +1115,8 @@ test_delivery_level_digest(void **state)
 	struct notice *n;
 	struct loaded l;
 	struct spool *sp;
-	char row[256];
+	char row[256], ids[6][32], digests[6][16];
+	int i;
 
 	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
 	n = make_notice("n-1", 1000, CLASS_BATCH, 4);
@@ -1133,12 +1134,37 @@ test_delivery_level_digest(void **state)
 	esc.route = "oncall";
 	esc.level = 1;
 	assert_int_equal(spool_add_delivery(sp, "n-1", &esc), 0);
+	/* Every string of a delivery set, more deliveries than at first. */
+	n = make_notice("n-2", 2000, CLASS_BATCH, 4);
+	assert_int_equal(spool_add_notice(sp, n, NULL, 0), 0);
+	notice_unref(n);
+	for (i = 0; i < 6; i++) {
+		snprintf(ids[i], sizeof(ids[i]), "n-2/fb%d", i);
+		snprintf(digests[i], sizeof(digests[i]), "dg-%d", i);
+		esc.id = ids[i];
+		esc.channel = "chat";
+		esc.route = "r";
+		esc.fallback_of = "mail";
+		esc.digest = digests[i];
+		esc.level = i;
+		assert_int_equal(spool_add_delivery(sp, "n-2", &esc), 0);
+	}
 	assert_int_equal(spool_commit(sp), 0);
 	spool_close(sp);
 
 	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
 	load(sp, &l);
-	assert_int_equal(l.n, 1);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.deliveries[1], "n-2/fb0 channel=chat route=r "
+	    "fallback_of=mail attempts=0 pilot=0 next=0 digest=dg-0; "
+	    "n-2/fb1 channel=chat route=r fallback_of=mail attempts=0 "
+	    "pilot=0 next=0 level=1 digest=dg-1; n-2/fb2 channel=chat "
+	    "route=r fallback_of=mail attempts=0 pilot=0 next=0 level=2 "
+	    "digest=dg-2; n-2/fb3 channel=chat route=r fallback_of=mail "
+	    "attempts=0 pilot=0 next=0 level=3 digest=dg-3; n-2/fb4 "
+	    "channel=chat route=r fallback_of=mail attempts=0 pilot=0 next=0 "
+	    "level=4 digest=dg-4; n-2/fb5 channel=chat route=r "
+	    "fallback_of=mail attempts=0 pilot=0 next=0 level=5 digest=dg-5");
 	assert_string_equal(l.deliveries[0], "n-1/chat channel=chat route=- "
 	    "fallback_of=- attempts=0 pilot=0 next=0 digest=dg-chat-1; "
 	    "n-1/mail channel=mail route=- fallback_of=- attempts=0 pilot=0 "
@@ -1147,7 +1173,7 @@ test_delivery_level_digest(void **state)
 	spool_close(sp);
 	sql_text(fx->path, "SELECT group_concat(level || ':' || "
 	    "coalesce(digest, '-'), ' ') FROM (SELECT * FROM deliveries "
-	    "ORDER BY seq)", row, sizeof(row));
+	    "WHERE notice_seq = 1 ORDER BY seq)", row, sizeof(row));
 	assert_string_equal(row, "0:dg-chat-1 0:- 1:-");
 }
 
@@ -1586,6 +1612,46 @@ test_describe(void **state)
 	spool_close(sp);
 }
 
+/* An escalation reads its notice back: the newest of that id. */
+static void
+test_notice_json(void **state)
+{
+	static const char *const ch[] = { "feed" };
+	struct fixture *fx = *state;
+	struct spool *sp;
+	struct notice *n;
+	size_t len;
+	char *json;
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-1", 1000, ch, 1), 0);
+	/* Visible in its own pass, before the commit. */
+	assert_int_equal(spool_notice_json(sp, "n-1", &json, &len), 1);
+	assert_string_equal(json, "{\"id\":\"n-1\",\"subject\":\"test\","
+	    "\"body\":\"                \"}");
+	assert_int_equal(len, strlen(json));
+	free(json);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_update_delivery(sp, "n-1/feed", DSTATE_DELIVERED, 1, NULL, 1100);
+	n = make_notice("n-1", 900000, CLASS_INTERACTIVE, 2);
+	assert_int_equal(spool_add_notice(sp, n, NULL, 0), 0);
+	notice_unref(n);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(spool_notice_json(sp, "n-1", &json, &len), 1);
+	assert_string_equal(json, "{\"id\":\"n-1\",\"subject\":\"test\","
+	    "\"body\":\"  \"}");
+	assert_int_equal(len, strlen(json));
+	free(json);
+	json = (char *)1;
+	assert_int_equal(spool_notice_json(sp, "n-2", &json, &len), 0);
+	assert_null(json);
+	assert_int_equal(len, 0);
+	spool_close(sp);
+}
+
 static void
 test_describe_tracked(void **state)
 {
@@ -1867,12 +1933,13 @@ static const char v1_schema[] =
 	"CREATE UNIQUE INDEX deliveries_pending_id ON deliveries (id)"
 	"  WHERE state = 'pending';"
 	"PRAGMA user_version = 1;"
-	"PRAGMA application_id = 1398227524;"
+	"PRAGMA application_id = 1398227524;"	/* 0x53574244, "SWBD" */
 	/* Rows as the version 1 code wrote them. */
 	"INSERT INTO notices (id, received_ms, class, json) VALUES"
 	"  ('n-v1', 1000, 'interactive',"
 	"   CAST('{\"id\":\"n-v1\",\"subject\":\"old\"}' AS BLOB)),"
-	"  ('n-v1-done', 1001, 'batch', CAST('{\"id\":\"n-v1-done\"}' AS BLOB));"
+	"  ('n-v1-done', 1001, 'batch',"
+	"   CAST('{\"id\":\"n-v1-done\"}' AS BLOB));"
 	"INSERT INTO deliveries (id, notice_seq, position, channel, route,"
 	"  pilot, fallback_of, state, attempts, last_error, created_ms,"
 	"  updated_ms, delivered_ms, next_ms) VALUES"
@@ -1991,6 +2058,7 @@ main(void)
 		T(test_digest_assign),
 		T(test_describe),
 		T(test_describe_tracked),
+		T(test_notice_json),
 		T(test_list_pending),
 		T(test_list_pending_large),
 		T(test_prune_waiting),

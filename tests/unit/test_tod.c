@@ -171,7 +171,7 @@ test_zone(void **state)
 
 	assert_int_equal(tod_set_zone("Nowhere/Foo"), -1);
 	assert_int_equal(tod_set_zone(""), -1);
-	assert_int_equal(tod_set_zone("Europe"), -1);		/* a directory */
+	assert_int_equal(tod_set_zone("Europe"), -1);	/* a directory */
 	assert_int_equal(tod_set_zone("Europe/"), -1);
 	assert_int_equal(tod_set_zone("zone.tab"), -1);	/* not a zone */
 	assert_int_equal(tod_set_zone("/etc/localtime"), -1);
@@ -327,7 +327,8 @@ test_window_end(void **state)
 	    utc(2026, 10, 25, 0, 30));
 	end_is(utc(2026, 10, 25, 1, 10), "02:00-02:30",
 	    utc(2026, 10, 25, 1, 30));
-	end_is(utc(2026, 10, 24, 22, 0), "22:00-07:00", utc(2026, 10, 25, 6, 0));
+	end_is(utc(2026, 10, 24, 22, 0), "22:00-07:00",
+	    utc(2026, 10, 25, 6, 0));
 
 	zone("America/New_York");
 	end_is(utc(2026, 3, 8, 3, 0), "22:00-07:00", utc(2026, 3, 8, 11, 0));
