@@ -121,9 +121,9 @@ install: all
 	@mkdir -p $(STAGE)
 	sed $(UNIT_SED) systemd/switchboard.service > $(STAGE)/switchboard.service
 	sed $(UNIT_SED) systemd/switchboard.tmpfiles > $(STAGE)/switchboard.tmpfiles
-	{ echo "# Installed by make install from conf/switchboard.conf, with" \
-	    "paths made"; echo "# absolute for the systemd unit: state in" \
-	    "$(STATEDIR), sockets in $(RUNDIR)."; \
+	{ echo "# Installed by make install from conf/switchboard.conf," \
+	    "with paths"; echo "# made absolute for the systemd unit:" \
+	    "state in $(STATEDIR),"; echo "# sockets in $(RUNDIR)."; \
 	    sed $(CONF_SED) conf/switchboard.conf; } > $(STAGE)/switchboard.conf
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(LIBEXECDIR)/switchboard $(DESTDIR)$(UNITDIR) \

@@ -318,6 +318,7 @@ accept_commit(void)
 		acc.spool_failing = 0;
 		log_info("spool writes succeed again");
 	}
+	acc.stats.spool_failing = acc.spool_failing;
 	for (i = 0; i < acc.npass; i++) {
 		a = &acc.pass[i];
 		if (rc == -1) {

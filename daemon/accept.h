@@ -21,6 +21,7 @@ struct accept_stats {
 	uint64_t	rejected[SB_ERR_COUNT];
 	uint64_t	duplicates;
 	uint64_t	spool_failures;
+	int		spool_failing;	/* the last commit failed */
 };
 
 void	accept_init(const struct config *, struct spool *);

@@ -12,6 +12,7 @@
 #include "breaker.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "notice.h"
 
 /* Deliveries started per kick before yielding to other events. */
@@ -214,6 +215,7 @@ channel_finish(struct channel *ch, struct delivery *d,
 		breaker_outcome(ch->breaker, outcome, error);
 	ch->inflight--;
 	ch->stats.outcomes[outcome]++;
+	metrics_observe_delivery(ch, outcome, adapter_now_ms() - d->started_ms);
 	if (outcome != OUTCOME_DELIVERED && error != NULL)
 		strlcpy(ch->last_error, error, sizeof(ch->last_error));
 	channel_log_outcome(ch, d, outcome, error);

@@ -189,11 +189,16 @@ smtp_check(const config_setting_t *group, void **argsp,
 		    "connect_timeout)", name, config_setting_name(s));
 		rc = -1;
 	}
-	if (smtp_check_url(name, group, a, errs) == -1 ||
-	    smtp_check_from(name, group, a, errs) == -1 ||
-	    smtp_check_rules(name, group, a, errs) == -1 ||
-	    render_templates_check(name, group, &a->tpl, errs) == -1 ||
-	    curl_opts_check(name, group, &a->curl, errs) == -1)
+	/* Each check on its own, so that every error is reported at once. */
+	if (smtp_check_url(name, group, a, errs) == -1)
+		rc = -1;
+	if (smtp_check_from(name, group, a, errs) == -1)
+		rc = -1;
+	if (smtp_check_rules(name, group, a, errs) == -1)
+		rc = -1;
+	if (render_templates_check(name, group, &a->tpl, errs) == -1)
+		rc = -1;
+	if (curl_opts_check(name, group, &a->curl, errs) == -1)
 		rc = -1;
 	if (rc == -1) {
 		smtp_args_free(a);
@@ -809,9 +814,10 @@ smtp_write_cb(char *buf, size_t size, size_t n, void *arg)
 }
 
 /*
- * libcurl's protocol trace, used only to keep the relay's last reply
- * line ("550 5.1.1 <bob@example.org>: no such user") for the error.
- * Nothing we send (AUTH included) is looked at or logged.
+ * libcurl's protocol trace, used only to keep the relay's first error
+ * reply ("550 5.1.1 <bob@example.org>: no such user") for the error: the
+ * last reply is the QUIT's "221 Bye". Nothing we send (AUTH included) is
+ * looked at or logged.
  */
 static int
 smtp_debug_cb(CURL *easy, curl_infotype type, char *data, size_t len,
@@ -821,7 +827,8 @@ smtp_debug_cb(CURL *easy, curl_infotype type, char *data, size_t len,
 	size_t i;
 
 	(void)easy;
-	if (type != CURLINFO_HEADER_IN || len == 0)
+	if (type != CURLINFO_HEADER_IN || len < 3 || r->reply[0] != '\0' ||
+	    (data[0] != '4' && data[0] != '5'))
 		return (0);
 	while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
 		len--;

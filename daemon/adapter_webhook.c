@@ -222,13 +222,18 @@ webhook_check(const config_setting_t *group, void **argsp,
 		} else
 			a->format = (enum webhook_format)i;
 	}
-	if (webhook_check_url(name, group, a, errs) == -1 ||
-	    webhook_check_headers(name, group, "headers", a, errs) == -1 ||
-	    webhook_check_headers(name, group, "header_files", a, errs) ==
-	    -1 || webhook_check_health(name, group, a, errs) == -1)
+	/* Each check on its own, so that every error is reported at once. */
+	if (webhook_check_url(name, group, a, errs) == -1)
 		rc = -1;
-	if (render_templates_check(name, group, &a->tpl, errs) == -1 ||
-	    curl_opts_check(name, group, &a->curl, errs) == -1)
+	if (webhook_check_headers(name, group, "headers", a, errs) == -1)
+		rc = -1;
+	if (webhook_check_headers(name, group, "header_files", a, errs) == -1)
+		rc = -1;
+	if (webhook_check_health(name, group, a, errs) == -1)
+		rc = -1;
+	if (render_templates_check(name, group, &a->tpl, errs) == -1)
+		rc = -1;
+	if (curl_opts_check(name, group, &a->curl, errs) == -1)
 		rc = -1;
 	if (rc == -1) {
 		webhook_args_free(a);

@@ -19,6 +19,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "duration.h"
+#include "http.h"
 #include "match.h"
 #include "notice.h"
 #include "route.h"
@@ -116,6 +117,10 @@ static const struct option options[] = {
 	{ .path = "http", .type = OPT_GROUP,
 	  .doc = "The HTTP side (SPEC section 6): ack links in mails and "
 	  "chat messages." },
+	{ .path = "http.listen", .type = OPT_STRING,
+	  .off = C(http_listen), .check = http_listen_check,
+	  .doc = "HOST:PORT (\"127.0.0.1:8080\", \"[::1]:8080\") of /metrics, "
+	  "/healthz, /v1/status and the ack links. Absent: no HTTP." },
 	{ .path = "http.public_url", .type = OPT_STRING,
 	  .off = C(http_public_url), .check = check_http_url,
 	  .doc = "The daemon's HTTP address as people reach it, such as "

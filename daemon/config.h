@@ -170,6 +170,7 @@ struct config {
 	char			*owner_channel_name;
 	char			*http_public_url;	/* for ack links */
 	char			*http_ack_secret_file;
+	char			*http_listen;		/* NULL: no HTTP */
 	int			 owner_channel;	/* index, or -1 */
 
 	struct channel_conf	*channels;

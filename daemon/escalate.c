@@ -26,6 +26,7 @@
 #include "envelope.h"
 #include "escalate.h"
 #include "log.h"
+#include "metrics.h"
 #include "notice.h"
 #include "spool.h"
 
@@ -434,6 +435,7 @@ escalate_ack(const struct ack *a, int64_t *response_ms, char *why,
 		esc.stats.acked++;
 		log_info("ack id=%s by=%s response_ms=%lld level=%d", a->ref,
 		    a->by, (long long)*response_ms, w->level);
+		metrics_observe_response(*response_ms);
 		waiter_free(w);
 		return (SB_OK);
 	}
@@ -471,6 +473,7 @@ escalate_ack(const struct ack *a, int64_t *response_ms, char *why,
 	esc.stats.late_acks++;
 	log_info("ack id=%s by=%s response_ms=%lld late=true", a->ref, a->by,
 	    (long long)*response_ms);
+	metrics_observe_response(*response_ms);
 	return (SB_OK);
 }
 

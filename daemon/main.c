@@ -25,11 +25,14 @@
 #include "dispatch.h"
 #include "envelope.h"
 #include "escalate.h"
+#include "http.h"
 #include "ingress.h"
 #include "log.h"
+#include "metrics.h"
 #include "reload.h"
 #include "sb_protocol.h"
 #include "spool.h"
+#include "status.h"
 #include "tod.h"
 
 /* How often the drain at shutdown looks at the queues. */
@@ -44,6 +47,7 @@ static struct {
 	struct config		*conf;
 	struct spool		*spool;
 	struct ingress		*ingress;
+	struct http		*http;
 	struct event		*sigs[5];
 	struct event		*drain;
 	struct event		*prune;
@@ -165,6 +169,7 @@ main_start(const char *path, int foreground, int verbose)
 	    (sbd.zctx = zmq_ctx_new()) == NULL)
 		fatal("event_base_new/zmq_ctx_new");
 	adapter_init(sbd.zctx);
+	metrics_init();
 	if (tod_set_zone(sbd.conf->timezone) == -1)
 		fatalx("timezone %s: not found", sbd.conf->timezone);
 	sbd.spool = spool_open("sqlite", sbd.conf->spool_path,
@@ -189,6 +194,12 @@ main_start(const char *path, int foreground, int verbose)
 		fatalx("spool: %s", sbd.spool->error);
 	reload_init(sbd.conf, path);
 	accept_init(sbd.conf, sbd.spool);
+	/* Before ingress: a second daemon must not take over ipc endpoints. */
+	if (status_init(sbd.base, sbd.spool, err, sizeof(err)) == -1)
+		fatalx("%s", err);
+	if (sbd.conf->http_listen != NULL && (sbd.http = http_new(sbd.base,
+	    sbd.conf, sbd.spool, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	sbd.ingress = ingress_new(sbd.base, sbd.zctx, sbd.conf, accept_batch,
 	    NULL, err, sizeof(err));
 	if (sbd.ingress == NULL)
@@ -368,7 +379,10 @@ main_free(void)
 	if (sbd.watchdog != NULL)
 		event_free(sbd.watchdog);
 	ingress_free(sbd.ingress);
+	http_free(sbd.http);
+	status_shutdown();
 	spool_close(sbd.spool);
+	metrics_shutdown();
 	reload_shutdown();
 	zmq_ctx_term(sbd.zctx);
 	event_base_free(sbd.base);

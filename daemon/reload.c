@@ -22,6 +22,7 @@ static const char	*reload_path;
 static struct reload_status reload_state;
 
 static void	reload_fail(const char *, char *, size_t);
+static int	reload_same_list(char *const *, size_t, char *const *, size_t);
 
 void
 reload_init(struct config *conf, const char *path)
@@ -41,6 +42,19 @@ reload_shutdown(void)
 {
 	config_free(reload_current);
 	reload_current = NULL;
+}
+
+static int
+reload_same_list(char *const *a, size_t na, char *const *b, size_t nb)
+{
+	size_t i;
+
+	if (na != nb)
+		return (0);
+	for (i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]) != 0)
+			return (0);
+	return (1);
 }
 
 /* Record and log a failed attempt; msg gets what went wrong. */
@@ -89,9 +103,13 @@ reload_run(char *msg, size_t len)
 		sd_notify(0, "READY=1");
 		return (-1);
 	}
-	if (conf->nrouter != old->nrouter || conf->npull != old->npull)
-		log_warnx("reload: ingress endpoints changed; they take effect "
-		    "at the next restart");
+	if (!reload_same_list(conf->router, conf->nrouter, old->router,
+	    old->nrouter) || !reload_same_list(conf->pull, conf->npull,
+	    old->pull, old->npull) ||
+	    strcmp(conf->spool_path, old->spool_path) != 0)
+		log_warnx("reload: ingress endpoints changed "
+		    "(or spool.path changed): that takes effect at the next "
+		    "restart");
 	accept_set_config(conf);
 	escalate_set_config(conf);
 	reload_current = conf;

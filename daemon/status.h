@@ -32,5 +32,7 @@ char	*status_report(size_t *len);
  */
 char	*status_ack(const char *id, const char *by, enum sb_error *code,
 	    size_t *len);
+/* Whether id is a notice id as the wire protocol allows one. */
+int	status_id_valid(const char *id);
 
 #endif /* STATUS_H */

@@ -29,7 +29,11 @@ SCENARIO="--transport tcp -m realtime=50,batch=30,interactive=20 --routes 10
 command -v valgrind >/dev/null || { echo "bench: valgrind not found" >&2;
     exit 2; }
 [ -x "$SBBENCH" ] || { echo "bench: $SBBENCH not built (make)" >&2; exit 2; }
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+# A copy of the binaries: a rebuild during the runs cannot mix versions.
+cp "$BUILD/switchboardd" "$BUILD/sbbench" "$OUT/bin/"
+SBBENCH=$OUT/bin/sbbench
+export SB_BUILD="$OUT/bin"
 
 for sync in off normal; do
 	for n in 0 "$N"; do

@@ -43,7 +43,11 @@ channels-10|--channels 10
 channels-100|--channels 100"
 
 [ -x "$SBBENCH" ] || { echo "bench: $SBBENCH not built (make)" >&2; exit 2; }
-mkdir -p "$OUT"
+mkdir -p "$OUT/bin"
+# A copy of the binaries: a rebuild during the bench cannot mix versions.
+cp "$BUILD/switchboardd" "$BUILD/sbbench" "$OUT/bin/"
+SBBENCH=$OUT/bin/sbbench
+export SB_BUILD="$OUT/bin"
 RESULTS=$OUT/results.jsonl
 MACHINE=$OUT/machine.txt
 : > "$RESULTS"

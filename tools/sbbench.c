@@ -2077,7 +2077,9 @@ bench_print_pct(const char *what, struct samples *s, uint64_t of)
 	samples_pct(s, &p);
 	printf("  %-11s", what);
 	if (p.n == 0) {
-		printf(" no samples%s\n", of ? " (none arrived)" : "");
+		printf(" no samples%s\n", of == 0 ? "" : strcmp(what,
+		    "arr. batch") == 0 ? " (batch notices go out in digests)" :
+		    " (none arrived)");
 		return;
 	}
 	printf(" p50 %.1f us  p99 %.1f us  p99.9 %.1f us  max %.1f us  "

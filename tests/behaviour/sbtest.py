@@ -68,12 +68,15 @@ def make_dir():
 
 def make_config(tmpdir, channels, routes, classify_rules="",
                 trust_hint=False, pull=False, tcp_port=None,
-                log_level="info", max_message_size=65536, extra=""):
+                log_level="info", max_message_size=65536, extra="",
+                batch_window="1s"):
     """Write tmpdir/switchboard.conf and return its path.
 
     channels and routes are the libconfig text inside "channels = { }"
     and "routes = ( )"; classify_rules the text inside "rules = ( )".
-    Relative paths in them resolve in tmpdir, the daemon's cwd."""
+    Relative paths in them resolve in tmpdir, the daemon's cwd.
+    Batch notices leave as digests; batch_window keeps them short (None:
+    the daemon's default, or whatever extra sets)."""
     router = ["ipc://in.ipc"]
     if tcp_port is not None:
         router.append("tcp://127.0.0.1:%d" % tcp_port)
@@ -100,8 +103,12 @@ channels = {
 routes = (
 %(routes)s
 );
+%(policies)s
 %(extra)s
 """ % {
+        "policies": ("policies = { batch = { window = %s; }; };" %
+                     cstr(batch_window)) if batch_window and
+                     "policies" not in extra else "",
         "log_level": cstr(log_level),
         "router": clist(router),
         "pull": "pull = %s;" % clist(["ipc://pull.ipc"]) if pull else "",
@@ -230,9 +237,12 @@ def wait_until(pred, timeout=WAIT_TIMEOUT, what="condition", daemon=None):
         time.sleep(0.05)
 
 
-def read_jsonl(path):
+def read_jsonl(path, digests=False):
     """The complete lines of a JSON-lines file, parsed; [] when absent.
-    A trailing partial line (still being written) is left out."""
+    A trailing partial line (still being written) is left out. A batch
+    digest line stands for its items: each is returned as a line of its
+    own, with the item's own delivery id and "digest_id" (digests=True
+    returns digest lines as they are)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -243,10 +253,20 @@ def read_jsonl(path):
         if not raw.strip():
             continue
         try:
-            out.append(json.loads(raw.decode("utf-8")))
+            line = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as e:
             raise AssertionError("%s: line is not JSON (%s): %r" %
                 (path, e, raw[:200])) from None
+        if digests or not line.get("digest"):
+            out.append(line)
+            continue
+        for item in line["items"]:
+            flat = dict(item)
+            flat["channel"] = line["channel"]
+            flat["delivery_id"] = "%s/%s" % (item["id"], line["channel"])
+            flat["digest_id"] = line["delivery_id"]
+            flat["attempt"] = line["attempt"]
+            out.append(flat)
     return out
 
 
