@@ -3,7 +3,8 @@
 #   make            build switchboardd, sbctl and sbbench into build/
 #   make run        install missing packages, build, run on conf/switchboard.conf
 #   make check      install missing packages, build, run every test
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR=  (make uninstall: the same)
+#   make man        remake man/switchboard.conf.5 from the option table
 
 PREFIX		?= /usr/local
 BINDIR		?= $(PREFIX)/bin
@@ -35,6 +36,8 @@ LIB_SRCS	:= $(filter-out daemon/main.c,$(DAEMON_SRCS))
 LIB_OBJS	:= $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS	:= $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS	:= $(UNIT_SRCS:%.c=$(BUILD)/%)
+# sbctl report's modules (tools/report*.c), linked into sbctl only.
+REPORT_OBJS	:= $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard tools/report*.c)))
 TOOLS		:= $(BUILD)/sbctl $(if $(wildcard tools/sbbench.c),$(BUILD)/sbbench)
 
 .PHONY: all deps run check unit behaviour asan-behaviour bench install \
@@ -44,7 +47,7 @@ all: $(BUILD)/switchboardd $(TOOLS)
 deps:
 	@tools/install-deps
 
-$(BUILD)/%.o: %.c $(wildcard daemon/*.h include/*.h tests/unit/*.h) | $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit
+$(BUILD)/%.o: %.c $(wildcard daemon/*.h include/*.h tools/*.h tests/unit/*.h) | $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit
 	$(CC) $(SB_CFLAGS) -c -o $@ $<
 
 $(BUILD)/daemon $(BUILD)/tools $(BUILD)/tests/unit:
@@ -56,7 +59,7 @@ $(BUILD)/libsb.a: $(LIB_OBJS)
 $(BUILD)/switchboardd: $(BUILD)/daemon/main.o $(BUILD)/libsb.a
 	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
 
-$(BUILD)/sbctl: $(BUILD)/tools/sbctl.o $(BUILD)/libsb.a
+$(BUILD)/sbctl: $(BUILD)/tools/sbctl.o $(REPORT_OBJS) $(BUILD)/libsb.a
 	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
 
 $(BUILD)/sbbench: $(BUILD)/tools/sbbench.o $(BUILD)/libsb.a

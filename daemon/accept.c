@@ -10,6 +10,7 @@
 #include <zmq.h>
 
 #include "accept.h"
+#include "auth.h"
 #include "classify.h"
 #include "config.h"
 #include "deadline.h"
@@ -139,6 +140,13 @@ accept_one(struct ingress_msg *m)
 		accept_ack(m, &env.ack);
 		break;
 	case ENVELOPE_NOTICE:
+		/* A CURVE client publishes only what its key may. */
+		if (auth_check(acc.conf, &m->payload, env.notice, &err) ==
+		    -1) {
+			strlcpy(err.id, env.notice->id, sizeof(err.id));
+			accept_reject(m, &err);
+			break;
+		}
 		accept_notice(m, env.notice);
 		env.notice = NULL;
 		break;

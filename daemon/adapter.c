@@ -157,7 +157,20 @@ channel_free(struct channel *ch)
 int
 channel_has_room(const struct channel *ch)
 {
-	return (ch->queued + ch->inflight < ch->conf->queue_max);
+	return (ch->queued + ch->inflight < ch->conf->queue_max &&
+	    ch->held_bytes < (size_t)ch->conf->queue_max_bytes);
+}
+
+size_t
+delivery_held_bytes(const struct delivery *d)
+{
+	const struct notice *n = d->notice;
+	size_t bytes = sizeof(*d) + d->nitems * sizeof(*d->items);
+
+	/* The parsed fields take about as much as the canonical JSON. */
+	if (n != NULL)
+		bytes += sizeof(*n) + 2 * n->json_len;
+	return (bytes);
 }
 
 void
@@ -211,14 +224,14 @@ static void
 channel_finish(struct channel *ch, struct delivery *d,
     enum delivery_outcome outcome, const char *error, int to_breaker)
 {
-	if (to_breaker && ch->breaker != NULL)
-		breaker_outcome(ch->breaker, outcome, error);
 	ch->inflight--;
 	ch->stats.outcomes[outcome]++;
 	metrics_observe_delivery(ch, outcome, adapter_now_ms() - d->started_ms);
 	if (outcome != OUTCOME_DELIVERED && error != NULL)
 		strlcpy(ch->last_error, error, sizeof(ch->last_error));
 	channel_log_outcome(ch, d, outcome, error);
+	if (to_breaker && ch->breaker != NULL)
+		breaker_outcome(ch->breaker, outcome, error);
 	d->adapter_data = NULL;
 	ch->done_cb(ch, d, outcome, error, ch->done_arg);
 	if (!TAILQ_EMPTY(&ch->queue) && ch->kick != NULL)

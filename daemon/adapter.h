@@ -85,6 +85,7 @@ struct delivery {
 	size_t			 nitems;
 	const struct route	*route;
 	void			*adapter_data;	/* the adapter's, in flight */
+	size_t			 held_bytes;	/* counted on its channel */
 	TAILQ_ENTRY(delivery)	 entry;		/* a channel's queue */
 	TAILQ_ENTRY(delivery)	 all;		/* every live delivery */
 };
@@ -129,6 +130,7 @@ struct channel {
 	struct batch		*batch;		/* digest being collected */
 	struct breaker		*breaker;	/* with health_check */
 	int			 deliveries;	/* live ones pointing here */
+	size_t			 held_bytes;	/* the memory they hold */
 	int			 retired;	/* left out by a reload */
 	struct channel		*successor;	/* its changed replacement */
 	TAILQ_ENTRY(channel)	 retired_entry;
@@ -139,6 +141,12 @@ struct channel	*channel_new(struct event_base *, const struct channel_conf *,
 		    size_t errlen);
 void		 channel_free(struct channel *);
 int		 channel_has_room(const struct channel *);
+/*
+ * The memory a delivery holds, as queue_max_bytes counts it: itself and
+ * its notice in full (a notice shared by several deliveries counts in
+ * each, so that a channel's count never depends on another's).
+ */
+size_t		 delivery_held_bytes(const struct delivery *);
 /* Queue a delivery (ownership moves to the channel) and start what fits. */
 void		 channel_enqueue(struct channel *, struct delivery *);
 /*

@@ -654,11 +654,12 @@ smtp_body(struct smtp *sm, const struct delivery *d,
 	rc = template_render(body, (const char *const *)rv->v,
 	    template_escape_none, b);
 	if (rc == 0 && d->items != NULL && !template_uses(body, TF_ITEMS))
-		rc = evbuffer_add_printf(b, "\n\n%s", rv->v[TF_ITEMS]) < 0 ?
-		    -1 : 0;
+		rc = evbuffer_add_printf(b, "%s%s", evbuffer_get_length(b) > 0 ?
+		    "\n\n" : "", rv->v[TF_ITEMS]) < 0 ? -1 : 0;
 	if (rc == 0 && rv->v[TF_ACK_URL][0] != '\0' &&
 	    !template_uses(body, TF_ACK_URL))
-		rc = evbuffer_add_printf(b, "\n\nAcknowledge: %s\n",
+		rc = evbuffer_add_printf(b, "%sAcknowledge: %s\n",
+		    evbuffer_get_length(b) > 0 ? "\n\n" : "",
 		    rv->v[TF_ACK_URL]) < 0 ? -1 : 0;
 	len = evbuffer_get_length(b);
 	if (rc == 0 && (s = malloc(len + 1)) != NULL) {

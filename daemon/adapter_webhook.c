@@ -143,6 +143,7 @@ static char	*webhook_payload_json(struct webhook_text *, struct wgen *,
 static int	webhook_texts(struct webhook_text *, template_escape_fn,
 		    const char *);
 static void	webhook_texts_free(struct webhook_text *);
+static int	webhook_para(struct evbuffer *);
 static void	webhook_meta(const struct render_values *, char *, size_t);
 static void	webhook_cut(char *, size_t);
 static void	webhook_gen_slack(struct webhook_text *, struct wgen *);
@@ -922,6 +923,13 @@ webhook_payload_json(struct webhook_text *t, struct wgen *w, size_t *lenp)
 	return (out);
 }
 
+/* A blank line before what follows, unless nothing went before. */
+static int
+webhook_para(struct evbuffer *b)
+{
+	return (evbuffer_get_length(b) > 0 ? evbuffer_add(b, "\n\n", 2) : 0);
+}
+
 /*
  * The subject and body templates rendered with escape, the body followed
  * by what the template does not place itself: a digest's items and, in
@@ -944,11 +952,11 @@ webhook_texts(struct webhook_text *t, template_escape_fn escape,
 		rc = -1;
 	if (rc == 0 && t->d->items != NULL &&
 	    !template_uses(tpl->body, TF_ITEMS))
-		rc = evbuffer_add(b, "\n\n", 2) == -1 ||
+		rc = webhook_para(b) == -1 ||
 		    escape(b, items, strlen(items)) == -1 ? -1 : 0;
 	if (rc == 0 && link_fmt != NULL && ack[0] != '\0' &&
 	    !template_uses(tpl->body, TF_ACK_URL))
-		rc = evbuffer_add(b, "\n\n", 2) == -1 ||
+		rc = webhook_para(b) == -1 ||
 		    evbuffer_add_printf(b, link_fmt, ack) < 0 ? -1 : 0;
 	len = b != NULL ? evbuffer_get_length(b) : 0;
 	if (rc == 0 && (t->body = malloc(len + 1)) != NULL) {

@@ -13,6 +13,7 @@
  * lets one delivery through as the half-open trial instead. One timer per
  * breaker: channels are few, and the timer also paces the probes.
  */
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -381,4 +382,49 @@ breaker_kick(struct breaker *b)
 {
 	if (b->ch->kick != NULL)
 		event_active(b->ch->kick, 0, 0);
+}
+
+/* Channel names are libconfig setting names: no quote or backslash. */
+void
+breaker_write_metrics(struct evbuffer *buf)
+{
+	static const char *const fams[][3] = {
+		{ "channel_breaker_state", "gauge", "Circuit breaker of a "
+		    "channel with health_check: 0 closed, 1 open, 2 half-open." },
+		{ "channel_breaker_opened_total", "counter", "Times a "
+		    "channel's circuit breaker opened." },
+		{ "channel_probes_total", "counter", "Health probes of a "
+		    "channel, by result." },
+	};
+	const struct breaker *b;
+	struct channel *ch;
+	size_t f, i;
+
+	for (f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		evbuffer_add_printf(buf, "# HELP switchboard_%s %s\n"
+		    "# TYPE switchboard_%s %s\n", fams[f][0], fams[f][2],
+		    fams[f][0], fams[f][1]);
+		for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++) {
+			if ((b = ch->breaker) == NULL)
+				continue;
+			if (f == 0)
+				evbuffer_add_printf(buf, "switchboard_%s{"
+				    "channel=\"%s\"} %d\n", fams[f][0],
+				    ch->name, (int)b->state);
+			else if (f == 1)
+				evbuffer_add_printf(buf, "switchboard_%s{"
+				    "channel=\"%s\"} %llu\n", fams[f][0],
+				    ch->name,
+				    (unsigned long long)b->stats.opened);
+			else
+				evbuffer_add_printf(buf, "switchboard_%s{"
+				    "channel=\"%s\",result=\"ok\"} %llu\n"
+				    "switchboard_%s{channel=\"%s\","
+				    "result=\"failed\"} %llu\n", fams[f][0],
+				    ch->name,
+				    (unsigned long long)b->stats.probes_ok,
+				    fams[f][0], ch->name,
+				    (unsigned long long)b->stats.probes_failed);
+		}
+	}
 }

@@ -15,6 +15,8 @@
 
 #include "adapter.h"
 
+struct evbuffer;
+
 enum breaker_state {
 	BREAKER_CLOSED = 0,
 	BREAKER_OPEN,
@@ -65,6 +67,13 @@ const char	*breaker_reason(const struct breaker *);
  */
 void		 breaker_probe_done(struct channel *, int ok,
 		    const char *error);
+
+/*
+ * The breakers of the running channels in the Prometheus text format, for
+ * GET /metrics: switchboard_channel_breaker_state (0 closed, 1 open,
+ * 2 half-open), ..._breaker_opened_total and ..._probes_total by result.
+ */
+void		 breaker_write_metrics(struct evbuffer *);
 
 /* Where state changes are told (tests); default dispatch_tell_owner. */
 void		 breaker_set_notify(breaker_notify_fn);

@@ -17,11 +17,13 @@
 #include <string.h>
 
 #include "adapter.h"
+#include "auth.h"
 #include "config.h"
 #include "duration.h"
 #include "http.h"
 #include "match.h"
 #include "notice.h"
+#include "privdrop.h"
 #include "route.h"
 
 enum opt_type {
@@ -63,6 +65,7 @@ struct option {
 #define SCOPE_ESC	"escalations.<name>"
 #define SCOPE_LEVEL	"escalations.<name>.levels[]"
 #define SCOPE_LIMIT	"limits[]"
+#define SCOPE_KEY	"ingress.authorized_keys[]"
 
 #define SEC		1000LL
 #define MIN		(60 * SEC)
@@ -77,6 +80,7 @@ struct option {
 #define ES(f)		offsetof(struct escalation, f)
 #define EL(f)		offsetof(struct esc_level, f)
 #define LM(f)		offsetof(struct limit_conf, f)
+#define AK(f)		offsetof(struct auth_key, f)
 
 static int	check_endpoint(const char *, char *, size_t);
 static int	check_http_url(const char *, char *, size_t);
@@ -101,6 +105,16 @@ static const struct option options[] = {
 	{ .path = "shutdown_timeout", .type = OPT_DURATION, .def = "5s",
 	  .min = 100, .max = HOUR, .off = C(shutdown_timeout_ms),
 	  .doc = "How long SIGTERM waits for channel queues to drain." },
+	{ .path = "user", .type = OPT_STRING, .off = C(user),
+	  .check = privdrop_check_user,
+	  .doc = "Started as root, the user the daemon becomes for good once "
+	  "its sockets are bound and its spool and channels are open. "
+	  "Absent: it runs as started (warned when that is root). A change "
+	  "takes effect at the next start." },
+	{ .path = "group", .type = OPT_STRING, .off = C(group),
+	  .check = privdrop_check_group,
+	  .doc = "The group it becomes, its only group. Absent: the user's "
+	  "login group. Needs user." },
 	{ .path = "timezone", .type = OPT_STRING, .def = "UTC",
 	  .off = C(timezone), .check = check_timezone,
 	  .doc = "The zone of batch `at` times and quiet hours (a name "
@@ -157,6 +171,41 @@ static const struct option options[] = {
 	  .min = 1, .max = 10000000, .off = C(reply_queue_max),
 	  .doc = "Replies waiting for a slow client before ingress stops "
 	  "reading." },
+	{ .path = "ingress.reply_queue_max_bytes", .type = OPT_INT,
+	  .def = "8388608", .min = 65536, .max = 1024 * 1024 * 1024,
+	  .off = C(reply_queue_max_bytes),
+	  .doc = "Bytes those waiting replies may hold; reaching it stops "
+	  "reading too." },
+	{ .path = "ingress.curve_secret_key_file", .type = OPT_STRING,
+	  .off = C(curve_secret_key_file),
+	  .doc = "The server's CURVE secret key (made by sbctl keygen; not "
+	  "readable by others). Set: every tcp:// endpoint asks for CURVE "
+	  "and only authorized_keys may connect; ipc:// stays plain. Read "
+	  "at start: a change needs a restart." },
+	{ .path = "ingress.plain_loopback", .type = OPT_BOOL, .def = "false",
+	  .off = C(plain_loopback),
+	  .doc = "With CURVE: tcp:// endpoints on loopback addresses "
+	  "(127.0.0.0/8, ::1, localhost) stay plain too." },
+	{ .path = "ingress.authorized_keys", .type = OPT_SECTION,
+	  .what = "list of keys",
+	  .doc = "The CURVE clients that may connect, each with what it may "
+	  "publish (docs/security.md). Needs curve_secret_key_file; a "
+	  "reload applies to open connections too." },
+	{ .path = SCOPE_KEY ".key", .type = OPT_STRING, .flags = OPT_REQUIRED,
+	  .off = AK(key), .check = auth_key_check,
+	  .doc = "The client's public key: 40 characters of Z85, as sbctl "
+	  "keygen writes it." },
+	{ .path = SCOPE_KEY ".name", .type = OPT_STRING, .off = AK(name),
+	  .doc = "Named in unauthorized replies and in logs. Absent: the "
+	  "key's first 8 characters." },
+	{ .path = SCOPE_KEY ".sources", .type = OPT_SECTION,
+	  .flags = OPT_REQUIRED, .what = "glob or list",
+	  .doc = "Sources the key may publish as (\"billing\", "
+	  "\"billing-*\"; \"*\": any)." },
+	{ .path = SCOPE_KEY ".audiences", .type = OPT_AUDIENCES,
+	  .flags = OPT_REQUIRED, .off = AK(audiences),
+	  .doc = "Audiences it may reach: every audience entry of its "
+	  "notices must match one (\"customer:*\"; \"*\": any)." },
 
 	{ .path = "spool", .type = OPT_GROUP,
 	  .doc = "Where accepted notices are kept (SPEC section 7)." },
@@ -335,6 +384,13 @@ static const struct option options[] = {
 	  .def = "10000", .min = 1, .max = 10000000, .off = CH(queue_max),
 	  .doc = "Deliveries waiting or in flight; beyond it the channel "
 	  "takes no more." },
+	{ .path = SCOPE_CHANNEL ".queue_max_bytes", .type = OPT_INT,
+	  .def = "67108864", .min = 4096, .max = 1024 * 1024 * 1024,
+	  .off = CH(queue_max_bytes),
+	  .doc = "Bytes of memory its deliveries may hold (queued, in "
+	  "flight, waiting to retry or for quiet hours to end, in a "
+	  "digest; each counts its notice in full). Beyond it, notices "
+	  "routed to it are refused with unavailable naming it." },
 	{ .path = SCOPE_CHANNEL ".concurrency", .type = OPT_INT, .def = "4",
 	  .min = 1, .max = 1024, .off = CH(concurrency),
 	  .doc = "Deliveries in flight at once." },
@@ -471,6 +527,13 @@ static void		 config_free_rules(struct config *);
 static void		 config_check_reach(struct config *,
 			    struct config_errors *);
 static void		 config_check_http(struct config *,
+			    struct config_errors *);
+static void		 config_check_user(struct config *,
+			    struct config_errors *);
+static void		 config_load_auth(struct config *,
+			    struct config_errors *);
+static void		 config_load_key(struct config *, struct auth_key *,
+			    const config_setting_t *, int,
 			    struct config_errors *);
 
 /* An ack link starts with the daemon's public http(s) address. */
@@ -1204,6 +1267,98 @@ config_check_http(struct config *cf, struct config_errors *errs)
 		config_error(errs, config_lookup(&cf->lc, "http.public_url"),
 		    "http.public_url is set but http.ack_secret_file is not: "
 		    "ack links need the secret their tokens are made with");
+}
+
+/* A group alone would be taken as the user's login group in silence. */
+static void
+config_check_user(struct config *cf, struct config_errors *errs)
+{
+	if (cf->group != NULL && cf->user == NULL)
+		config_error(errs, config_lookup(&cf->lc, "group"), "group is "
+		    "set but user is not: privileges are dropped to a user "
+		    "(and its group), never to a group alone");
+}
+
+/*
+ * ingress.authorized_keys: the CURVE clients and what each may publish.
+ * It and curve_secret_key_file come together: either alone would leave
+ * every client out, or ask no client for a key.
+ */
+static void
+config_load_auth(struct config *cf, struct config_errors *errs)
+{
+	const config_setting_t *s;
+	int i, n;
+
+	if ((s = config_lookup(&cf->lc, "ingress.authorized_keys")) == NULL) {
+		if (cf->curve_secret_key_file != NULL)
+			config_error(errs, config_lookup(&cf->lc,
+			    "ingress.curve_secret_key_file"),
+			    "ingress.curve_secret_key_file is set but "
+			    "ingress.authorized_keys is not: no client could "
+			    "connect over tcp");
+		return;
+	}
+	if (cf->curve_secret_key_file == NULL)
+		config_error(errs, s, "ingress.authorized_keys is set but "
+		    "ingress.curve_secret_key_file is not: without CURVE no "
+		    "client is asked for its key");
+	if (!config_setting_is_list(s) || (n = config_setting_length(s)) ==
+	    0) {
+		config_error(errs, s, "ingress.authorized_keys: expected a "
+		    "non-empty list ( { key = \"...\"; sources = [ ... ]; "
+		    "audiences = [ ... ]; }, ... )");
+		return;
+	}
+	if ((cf->auth_keys = calloc((size_t)n, sizeof(*cf->auth_keys))) ==
+	    NULL) {
+		config_error(errs, s, "ingress.authorized_keys: out of memory");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		config_load_key(cf, &cf->auth_keys[cf->nauth_keys++],
+		    config_setting_get_elem(s, (unsigned)i), i, errs);
+}
+
+/* One authorized key; keys and names are each listed once. */
+static void
+config_load_key(struct config *cf, struct auth_key *k,
+    const config_setting_t *e, int i, struct config_errors *errs)
+{
+	const config_setting_t *s;
+	size_t j;
+
+	k->line = (int)config_setting_source_line(e);
+	if (!config_setting_is_group(e)) {
+		config_error(errs, e, "ingress.authorized_keys[%d]: expected "
+		    "{ key = \"...\"; sources = [ ... ]; audiences = "
+		    "[ ... ]; }", i);
+		return;
+	}
+	opt_load_group(e, SCOPE_KEY, k, 1, errs);
+	if ((s = config_setting_get_member(e, "sources")) == NULL)
+		config_error(errs, e, "ingress.authorized_keys[%d]: missing "
+		    "'sources' (the sources the key may publish as; \"*\" "
+		    "for any)", i);
+	else
+		glob_list_compile(&k->sources, s, errs);
+	if (k->key == NULL)
+		return;
+	if (k->name == NULL && (k->name = strndup(k->key,
+	    AUTH_NAME_DEFAULT_LEN)) == NULL)
+		config_error(errs, e, "ingress.authorized_keys: out of memory");
+	for (j = 0; j + 1 < cf->nauth_keys; j++) {
+		if (cf->auth_keys[j].key != NULL &&
+		    strcmp(cf->auth_keys[j].key, k->key) == 0)
+			config_error(errs, e, "ingress.authorized_keys[%d]: "
+			    "key %s is already listed at line %d", i, k->key,
+			    cf->auth_keys[j].line);
+		else if (k->name != NULL && cf->auth_keys[j].name != NULL &&
+		    strcmp(cf->auth_keys[j].name, k->name) == 0)
+			config_error(errs, e, "ingress.authorized_keys[%d]: "
+			    "name '%s' is already used by the key at line %d",
+			    i, k->name, cf->auth_keys[j].line);
+	}
 }
 
 /* classify.rules: a list of { match; class; }, kept in order. */
@@ -1960,6 +2115,8 @@ config_load(const char *path, struct config_errors *errs)
 		    errs);
 		config_check_ingress(cf, errs);
 		config_check_http(cf, errs);
+		config_check_user(cf, errs);
+		config_load_auth(cf, errs);
 		config_load_rules(cf, errs);
 		config_load_channels(cf, errs);
 		config_load_routes(cf, errs);
@@ -1976,7 +2133,7 @@ config_load(const char *path, struct config_errors *errs)
 	return (cf);
 }
 
-/* Escalation chains and limits. */
+/* Escalation chains, limits and authorized keys. */
 static void
 config_free_rules(struct config *cf)
 {
@@ -1999,6 +2156,11 @@ config_free_rules(struct config *cf)
 		match_free(&cf->limits[i].match);
 	}
 	free(cf->limits);
+	for (i = 0; i < cf->nauth_keys; i++) {
+		opt_free_group(SCOPE_KEY, &cf->auth_keys[i]);
+		glob_list_free(&cf->auth_keys[i].sources);
+	}
+	free(cf->auth_keys);
 }
 
 /* Free a config and what its adapters parsed (ops->args_free). */

@@ -18,6 +18,7 @@
 #include "tod.h"
 
 struct adapter_ops;
+struct auth_key;
 
 /* Every error of a load, each "file:line: what is wrong". */
 #define CONFIG_ERRORS_MAX	64
@@ -66,6 +67,7 @@ struct channel_conf {
 	int			*fallback;	/* channel indices */
 	size_t			 nfallback;
 	int			 queue_max;
+	int			 queue_max_bytes; /* memory its deliveries hold */
 	int			 concurrency;
 	char			*quiet_hours;	/* as written, or NULL */
 	struct tod_window	 quiet;		/* valid when quiet_hours */
@@ -138,6 +140,8 @@ struct config {
 
 	char			*log_level;
 	int64_t			 shutdown_timeout_ms;
+	char			*user;		/* privileges dropped to */
+	char			*group;
 
 	char			**router;	/* endpoints */
 	size_t			 nrouter;
@@ -147,6 +151,11 @@ struct config {
 	int			 rcvhwm;
 	int			 sndhwm;
 	int			 reply_queue_max;
+	int			 reply_queue_max_bytes;
+	char			*curve_secret_key_file;	/* NULL: no CURVE */
+	int			 plain_loopback;
+	struct auth_key		*auth_keys;	/* ingress.authorized_keys */
+	size_t			 nauth_keys;
 
 	char			*spool_path;
 	int			 spool_sync;	/* 1 normal, 0 off */

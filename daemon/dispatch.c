@@ -220,9 +220,11 @@ dispatch_has_room(const struct route_result *res, char *why, size_t len)
 	for (i = 0; i < res->ntargets; i++) {
 		ch = dsp.channels[res->targets[i].channel];
 		if (!channel_has_room(ch)) {
-			snprintf(why, len, "channel '%s' is full (%d queued; "
-			    "queue_max %d)", ch->name, ch->queued + ch->inflight,
-			    ch->conf->queue_max);
+			snprintf(why, len, "channel '%s' is full (%d queued, "
+			    "queue_max %d; %zu bytes held, queue_max_bytes %d); "
+			    "try again later", ch->name, ch->queued +
+			    ch->inflight, ch->conf->queue_max, ch->held_bytes,
+			    ch->conf->queue_max_bytes);
 			return (-1);
 		}
 	}
@@ -333,12 +335,17 @@ dispatch_digest(struct channel *ch, const char *id, struct delivery **items,
     size_t n)
 {
 	struct delivery *d;
+	size_t i;
 
 	if ((d = delivery_new(items[0]->notice, ch, NULL, 0, NULL)) == NULL)
 		fatal("dispatch_digest");
 	strlcpy(d->id, id, sizeof(d->id));
 	d->items = items;
 	d->nitems = n;
+	/* A digest re-formed at start goes on from its items' attempts. */
+	for (i = 0; i < n; i++)
+		if (items[i]->attempts > d->attempts)
+			d->attempts = items[i]->attempts;
 	ch->stats.digests++;
 	dispatch_enqueue(d);
 }
@@ -385,6 +392,8 @@ delivery_new(struct notice *n, struct channel *ch, const struct route *r,
 	} else
 		snprintf(d->id, sizeof(d->id), "%s/%s", n->id, ch->name);
 	ch->deliveries++;
+	d->held_bytes = delivery_held_bytes(d);
+	ch->held_bytes += d->held_bytes;
 	TAILQ_INSERT_TAIL(&dsp.all, d, all);
 	dsp.pending++;
 	return (d);
@@ -404,6 +413,7 @@ delivery_free(struct delivery *d)
 		delivery_free(d->items[i]);
 	free(d->items);
 	TAILQ_REMOVE(&dsp.all, d, all);
+	d->channel->held_bytes -= d->held_bytes;
 	if (--d->channel->deliveries == 0 && d->channel->retired &&
 	    dsp.reap_ev != NULL)
 		event_active(dsp.reap_ev, 0, 0);
@@ -532,9 +542,12 @@ dispatch_retry(struct delivery *d, const char *error)
 		delay = d->retry_after_ms;
 	d->retry_after_ms = 0;
 	dsp.stats.retried++;
-	dispatch_record(d, DSTATE_PENDING, error);
-	for (i = 0; i < d->nitems; i++)
+	if (d->items == NULL)
+		dispatch_record(d, DSTATE_PENDING, error);
+	for (i = 0; i < d->nitems; i++) {
+		d->items[i]->attempts = d->attempts;
 		dispatch_record(d->items[i], DSTATE_PENDING, error);
+	}
 	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() + delay,
 	    dispatch_retry_cb, d);
 }
@@ -748,10 +761,12 @@ dispatch_move(struct delivery *d, struct channel *to)
 {
 	if (d->channel == to)
 		return;
+	d->channel->held_bytes -= d->held_bytes;
 	if (--d->channel->deliveries == 0 && d->channel->retired)
 		event_active(dsp.reap_ev, 0, 0);
 	d->channel = to;
 	to->deliveries++;
+	to->held_bytes += d->held_bytes;
 }
 
 /*

@@ -23,6 +23,7 @@
 #include <sys/queue.h>
 #include <zmq.h>
 
+#include "auth.h"
 #include "config.h"
 #include "ingress.h"
 #include "log.h"
@@ -58,6 +59,8 @@ struct ingress {
 	struct reply_queue	 backlog;
 	size_t			 nbacklog;
 	size_t			 backlog_max;
+	size_t			 backlog_bytes;	/* what the waiting replies hold */
+	size_t			 backlog_max_bytes;
 	int			 paused;
 	struct event		*retry;
 	ingress_batch_fn	 batch_fn;
@@ -79,6 +82,7 @@ static int	ingress_send(struct ingress_sock *, zmq_msg_t *, int,
 static void	ingress_flush(struct ingress *);
 static void	ingress_retry_cb(evutil_socket_t, short, void *);
 static void	ingress_check_pause(struct ingress *);
+static size_t	ingress_reply_size(const struct reply *);
 
 struct ingress *
 ingress_new(struct event_base *base, void *zctx, const struct config *conf,
@@ -95,6 +99,7 @@ ingress_new(struct event_base *base, void *zctx, const struct config *conf,
 	in->batch_fn = fn;
 	in->batch_arg = arg;
 	in->backlog_max = (size_t)conf->reply_queue_max;
+	in->backlog_max_bytes = (size_t)conf->reply_queue_max_bytes;
 	TAILQ_INIT(&in->socks);
 	TAILQ_INIT(&in->backlog);
 	in->retry = evtimer_new(base, ingress_retry_cb, in);
@@ -146,6 +151,9 @@ ingress_open(struct ingress *in, int type, char *const *endpoints, size_t n,
 		zmq_setsockopt(s->zsock, ZMQ_ROUTER_MANDATORY, &one,
 		    sizeof(one));
 	for (i = 0; i < n; i++) {
+		if (auth_socket_prepare(s->zsock, conf, s->is_router ?
+		    "router" : "pull", endpoints[i], err, errlen) == -1)
+			return (-1);
 		if (zmq_bind(s->zsock, endpoints[i]) == -1) {
 			snprintf(err, errlen, "ingress.%s: cannot bind %s: %s",
 			    s->is_router ? "router" : "pull", endpoints[i],
@@ -367,6 +375,7 @@ ingress_reply(struct ingress_sock *s, struct ingress_msg *m)
 	m->reply = NULL;
 	TAILQ_INSERT_TAIL(&in->backlog, r, entry);
 	in->nbacklog++;
+	in->backlog_bytes += ingress_reply_size(r);
 	in->stats.replies_queued++;
 	if (!evtimer_pending(in->retry, NULL))
 		evtimer_add(in->retry, &ingress_retry_tv);
@@ -422,6 +431,7 @@ ingress_flush(struct ingress *in)
 			continue;
 		TAILQ_REMOVE(&in->backlog, r, entry);
 		in->nbacklog--;
+		in->backlog_bytes -= ingress_reply_size(r);
 		for (i = 0; i < r->nroute; i++)
 			zmq_msg_close(&r->route[i]);
 		free(r->body);
@@ -430,18 +440,32 @@ ingress_flush(struct ingress *in)
 	ingress_check_pause(in);
 }
 
+/* The memory a waiting reply holds, as the reply byte cap counts it. */
+static size_t
+ingress_reply_size(const struct reply *r)
+{
+	size_t n = sizeof(*r) + r->len;
+	int i;
+
+	for (i = 0; i < r->nroute; i++)
+		n += zmq_msg_size(&r->route[i]);
+	return (n);
+}
+
 /* Pause reading while the backlog is full; resume at half. */
 static void
 ingress_check_pause(struct ingress *in)
 {
 	struct ingress_sock *s;
 
-	if (!in->paused && in->nbacklog >= in->backlog_max) {
+	if (!in->paused && (in->nbacklog >= in->backlog_max ||
+	    in->backlog_bytes >= in->backlog_max_bytes)) {
 		in->paused = 1;
 		in->stats.pauses++;
-		log_warnx("ingress paused: %zu replies wait for slow clients",
-		    in->nbacklog);
-	} else if (in->paused && in->nbacklog <= in->backlog_max / 2) {
+		log_warnx("ingress paused: %zu replies (%zu bytes) wait for "
+		    "slow clients", in->nbacklog, in->backlog_bytes);
+	} else if (in->paused && in->nbacklog <= in->backlog_max / 2 &&
+	    in->backlog_bytes <= in->backlog_max_bytes / 2) {
 		in->paused = 0;
 		log_info("ingress resumed backlog=%zu", in->nbacklog);
 		TAILQ_FOREACH(s, &in->socks, entry)

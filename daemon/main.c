@@ -19,6 +19,7 @@
 
 #include "accept.h"
 #include "adapter.h"
+#include "auth.h"
 #include "batch.h"
 #include "config.h"
 #include "deadline.h"
@@ -29,6 +30,7 @@
 #include "ingress.h"
 #include "log.h"
 #include "metrics.h"
+#include "privdrop.h"
 #include "reload.h"
 #include "sb_protocol.h"
 #include "spool.h"
@@ -54,6 +56,7 @@ static struct {
 	struct event		*watchdog;
 	int64_t			 drain_until;
 	int			 stopping;
+	struct privdrop		 priv;
 } sbd;
 
 static void	main_usage(void) __attribute__((noreturn));
@@ -67,6 +70,7 @@ static void	main_drain_cb(evutil_socket_t, short, void *);
 static void	main_prune_cb(evutil_socket_t, short, void *);
 static void	main_watchdog_cb(evutil_socket_t, short, void *);
 static void	main_watchdog_start(void);
+static void	main_privdrop(void);
 static void	main_free(void);
 
 int
@@ -160,6 +164,10 @@ main_start(const char *path, int foreground, int verbose)
 	}
 	level = log_level_parse(sbd.conf->log_level);
 	log_set_level(verbose ? LOG_LEVEL_INFO + verbose : level);
+	/* Now, so that a user who does not exist stops the start early. */
+	if (privdrop_resolve(sbd.conf->user, sbd.conf->group, &sbd.priv, err,
+	    sizeof(err)) == -1)
+		fatalx("%s", err);
 	if (!foreground) {
 		if (daemon(1, 0) == -1)
 			fatal("daemon");
@@ -200,10 +208,14 @@ main_start(const char *path, int foreground, int verbose)
 	if (sbd.conf->http_listen != NULL && (sbd.http = http_new(sbd.base,
 	    sbd.conf, sbd.spool, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	/* The ZAP handler must be there before a CURVE endpoint is bound. */
+	if (auth_init(sbd.base, sbd.zctx, sbd.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	sbd.ingress = ingress_new(sbd.base, sbd.zctx, sbd.conf, accept_batch,
 	    NULL, err, sizeof(err));
 	if (sbd.ingress == NULL)
 		fatalx("%s", err);
+	main_privdrop();
 	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
 		sbd.sigs[i] = evsignal_new(sbd.base, signals[i],
 		    main_signal_cb, NULL);
@@ -218,6 +230,36 @@ main_start(const char *path, int foreground, int verbose)
 	    dispatch_pending(), escalate_waiting());
 	main_watchdog_start();
 	sd_notify(0, "READY=1");
+}
+
+/*
+ * Every socket is bound and the spool and channels are open: what needed
+ * root is done, so root goes, for good.
+ */
+static void
+main_privdrop(void)
+{
+	char err[256];
+	int rc;
+
+	if (!sbd.priv.wanted) {
+		if (geteuid() == 0)
+			log_warnx("running as root: set user (and group) so "
+			    "that root is given up once the sockets are bound");
+		return;
+	}
+	if ((rc = privdrop_apply(&sbd.priv, err, sizeof(err))) == -1)
+		fatalx("cannot drop privileges to user %s: %s", sbd.priv.user,
+		    err);
+	if (rc == 1) {
+		if (geteuid() != sbd.priv.uid)
+			log_warnx("user %s: not started as root, so running on "
+			    "as uid %u", sbd.priv.user, (unsigned)geteuid());
+		return;
+	}
+	log_info("privileges dropped user=%s uid=%u group=%s gid=%u",
+	    sbd.priv.user, (unsigned)sbd.priv.uid, sbd.priv.group,
+	    (unsigned)sbd.priv.gid);
 }
 
 /* Under systemd's WatchdogSec, prove from the loop that it turns. */
@@ -383,6 +425,7 @@ main_free(void)
 	status_shutdown();
 	spool_close(sbd.spool);
 	metrics_shutdown();
+	auth_shutdown();
 	reload_shutdown();
 	zmq_ctx_term(sbd.zctx);
 	event_base_free(sbd.base);

@@ -382,7 +382,7 @@ static void
 metrics_write_responses(struct evbuffer *buf)
 {
 	const struct escalate_stats *es = escalate_stats();
-	char level[8];
+	char level[16];
 	int i;
 
 	metrics_family(buf, "response_duration_seconds", "histogram",

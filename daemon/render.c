@@ -216,8 +216,17 @@ render_values_fill(struct render_values *rv, const struct delivery *d,
 
 	memset(rv, 0, sizeof(*rv));
 	snprintf(level, sizeof(level), "%d", d->level);
-	rv->v[TF_SUBJECT] = strdup(n->subject != NULL ? n->subject : "");
-	rv->v[TF_BODY] = strdup(n->body != NULL ? n->body : "");
+	/* A digest speaks for its items: they are listed in {{items}}. */
+	if (d->items != NULL) {
+		if (asprintf(&rv->v[TF_SUBJECT], "Digest of %zu notice%s",
+		    d->nitems, d->nitems == 1 ? "" : "s") == -1)
+			rv->v[TF_SUBJECT] = NULL;
+		rv->v[TF_BODY] = strdup("");
+	} else {
+		rv->v[TF_SUBJECT] = strdup(n->subject != NULL ? n->subject :
+		    "");
+		rv->v[TF_BODY] = strdup(n->body != NULL ? n->body : "");
+	}
 	rv->v[TF_SOURCE] = strdup(n->anonymous || n->source == NULL ?
 	    "anonymous" : n->source);
 	rv->v[TF_AUDIENCE] = render_audience(n);

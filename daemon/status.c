@@ -60,7 +60,7 @@
 #define STATUS_QUOTE_MAX	64
 /* Escalation deadlines shown by "status". */
 #define STATUS_NEAREST		5
-#define STATUS_BACKLOG		16
+#define STATUS_BACKLOG		SB_STATUS_CLIENTS_MAX
 /* After accept(2) fails (out of descriptors), wait before trying again. */
 #define STATUS_ACCEPT_PAUSE_S	1
 

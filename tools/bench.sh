@@ -44,6 +44,8 @@ channels-100|--channels 100"
 
 [ -x "$SBBENCH" ] || { echo "bench: $SBBENCH not built (make)" >&2; exit 2; }
 mkdir -p "$OUT/bin"
+# Absolute: the daemon runs in a directory of its own.
+OUT=$(cd "$OUT" && pwd)
 # A copy of the binaries: a rebuild during the bench cannot mix versions.
 cp "$BUILD/switchboardd" "$BUILD/sbbench" "$OUT/bin/"
 SBBENCH=$OUT/bin/sbbench

@@ -5,8 +5,14 @@
  * are rows of one table, so that new ones (the status-socket commands) plug
  * in beside these.
  */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,8 +31,10 @@
 #include "envelope.h"
 #include "log.h"
 #include "notice.h"
+#include "report.h"
 #include "route.h"
 #include "sb_protocol.h"
+#include "sb_status.h"
 
 /* Exit codes: documented in docs/sbctl.md. */
 #define SBCTL_EXIT_OK		0	/* done; the daemon said ok */
@@ -36,6 +44,9 @@
 #define SBCTL_TIMEOUT_MS	5000
 /* A notice read for publish; the daemon's own limit is far below. */
 #define SBCTL_INPUT_MAX		(16 * 1024 * 1024)
+/* A status answer: "pending" of a million notices is about 100 MB. */
+#define SBCTL_ANSWER_MAX	((size_t)1024 * 1024 * 1024)
+#define SBCTL_READ_CHUNK	65536
 
 struct sbctl_cmd {
 	const char	*name;
@@ -68,11 +79,31 @@ struct sbctl_peer {
 	int64_t		 timeout_ms;
 };
 
+/* The same for the status socket, and how to show its answer. */
+struct sbctl_sock {
+	const char	*path;		/* -s */
+	const char	*config;	/* -c */
+	int64_t		 timeout_ms;
+	int		 json;
+};
+
+struct sbctl_table;
+
 static int	cmd_publish(const struct sbctl_cmd *, int, char **);
 static int	cmd_ping(const struct sbctl_cmd *, int, char **);
 static int	cmd_route(const struct sbctl_cmd *, int, char **);
 static int	cmd_check(const struct sbctl_cmd *, int, char **);
 static int	cmd_help(const struct sbctl_cmd *, int, char **);
+static int	cmd_report(const struct sbctl_cmd *, int, char **);
+static int	cmd_keygen(const struct sbctl_cmd *, int, char **);
+static int	sbctl_key_open(const char *, const char *, mode_t, int,
+		    char *, size_t);
+static int	sbctl_key_write(int, const char *, const char *, const char *,
+		    const char *);
+static int	sbctl_report(const struct sbctl_cmd *, const char *,
+		    const char *, const char *, const char *, const char *,
+		    const char *);
+static int	cmd_socket(const struct sbctl_cmd *, int, char **);
 
 static const struct sbctl_cmd *sbctl_find(const char *);
 static void	sbctl_usage(FILE *);
@@ -104,6 +135,55 @@ static struct config *sbctl_config(const char *);
 static int	sbctl_route_print(const struct config *,
 		    const struct notice *, const struct route_result *, int);
 static int	sbctl_route_refuse(const struct envelope_error *, int);
+static int	sbctl_socket_path(const struct sbctl_sock *, char *, size_t,
+		    char *, size_t);
+static int	sbctl_config_socket(const char *, char *, size_t, char *,
+		    size_t);
+static int	sbctl_connect(const char *, char *, size_t);
+static int	sbctl_wait(int, const char *, int64_t, char *, size_t);
+static int	sbctl_ask(const char *, const char *, int64_t, char **,
+		    size_t *, char *, size_t);
+static int	sbctl_socket_line(const struct sbctl_cmd *,
+		    const struct sb_status_command *, int, char **, char *,
+		    size_t);
+static int	sbctl_socket_exchange(const struct sbctl_sock *,
+		    enum sb_status_cmd, const char *, const char *);
+static void	sbctl_print_errors(yajl_val);
+static yajl_val	jv(yajl_val, const char *);
+static const char *js(yajl_val, const char *);
+static long long ji(yajl_val, const char *);
+static const char *jnum(yajl_val, const char *, char *, size_t);
+static const char *jlist(yajl_val, const char *, char *, size_t);
+static const char *sbctl_span(long long, char *, size_t);
+static const char *sbctl_when(const char *, char *, size_t);
+static void	sbctl_table_add(struct sbctl_table *, const char *);
+static void	sbctl_table_print(struct sbctl_table *);
+static void	sbctl_table_free(struct sbctl_table *);
+static const char *sbctl_match(yajl_val, char *, size_t);
+static void	sbctl_print_status(yajl_val);
+static void	sbctl_print_status_channels(yajl_val);
+static void	sbctl_print_status_escalations(yajl_val);
+static void	sbctl_print_channels(yajl_val);
+static void	sbctl_print_routes(yajl_val);
+static void	sbctl_print_pending(yajl_val);
+static void	sbctl_print_message(yajl_val);
+static void	sbctl_print_message_deliveries(yajl_val);
+static void	sbctl_print_ack(yajl_val);
+static void	sbctl_print_pause(yajl_val);
+static void	sbctl_print_reload(yajl_val);
+
+/* How each status command's answer is shown to people (sb_status.h). */
+static void (*const sbctl_printers[SB_STATUS_NCMDS])(yajl_val) = {
+	[SB_STATUS_STATUS] = sbctl_print_status,
+	[SB_STATUS_CHANNELS] = sbctl_print_channels,
+	[SB_STATUS_ROUTES] = sbctl_print_routes,
+	[SB_STATUS_PENDING] = sbctl_print_pending,
+	[SB_STATUS_MESSAGE] = sbctl_print_message,
+	[SB_STATUS_ACK] = sbctl_print_ack,
+	[SB_STATUS_PAUSE] = sbctl_print_pause,
+	[SB_STATUS_RESUME] = sbctl_print_pause,
+	[SB_STATUS_RELOAD] = sbctl_print_reload,
+};
 
 static const struct sbctl_cmd sbctl_cmds[] = {
 	{ "publish",
@@ -120,6 +200,36 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 	  cmd_route },
 	{ "check", "[-c FILE]",
 	  "validate a config file, as switchboardd -t does", cmd_check },
+#define SBCTL_SOCKET_OPTIONS	"[-s SOCKET | -c FILE] [--json] [--timeout DUR]"
+	{ "status", SBCTL_SOCKET_OPTIONS,
+	  "uptime, config, last reload, counts, channels, next escalations",
+	  cmd_socket },
+	{ "channels", SBCTL_SOCKET_OPTIONS,
+	  "every channel: state, queue, counters, last error", cmd_socket },
+	{ "routes", SBCTL_SOCKET_OPTIONS,
+	  "the routes of the running config", cmd_socket },
+	{ "pending", SBCTL_SOCKET_OPTIONS " [N]",
+	  "notices with deliveries still pending, oldest first", cmd_socket },
+	{ "message", SBCTL_SOCKET_OPTIONS " ID",
+	  "one notice: its deliveries, response and escalations",
+	  cmd_socket },
+	{ "ack", SBCTL_SOCKET_OPTIONS " ID BY...",
+	  "acknowledge an interactive notice on behalf of BY (admins)",
+	  cmd_socket },
+	{ "pause", SBCTL_SOCKET_OPTIONS " CHANNEL",
+	  "start no new delivery on a channel (admins)", cmd_socket },
+	{ "resume", SBCTL_SOCKET_OPTIONS " CHANNEL",
+	  "let a paused channel deliver again (admins)", cmd_socket },
+	{ "reload", SBCTL_SOCKET_OPTIONS,
+	  "re-read the config; on any error the running one stays (admins)",
+	  cmd_socket },
+	{ "report", "[-c FILE] [--spool PATH] [--since WHEN] [--until WHEN]\n"
+	  "\t[--format text|json|html] [-o FILE]",
+	  "figures from the spool: channels, pilots, responses, satisfaction",
+	  cmd_report },
+	{ "keygen", "[-f] BASE",
+	  "a CURVE key pair for ingress: BASE.key (secret) and BASE.pub",
+	  cmd_keygen },
 	{ "help", "[COMMAND]", "show this help, or one command's",
 	  cmd_help },
 };
@@ -141,6 +251,10 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 enum sbctl_notice_flag {
 	O_SOURCE = 0x200, O_AUDIENCE, O_SUBJECT, O_BODY, O_PRIORITY, O_GOAL,
 	O_CLASS, O_RESPOND, O_TAG, O_ID, O_ANON
+};
+/* report's. */
+enum sbctl_report_flag {
+	O_SPOOL = 0x300, O_SINCE, O_UNTIL, O_FORMAT
 };
 
 int
@@ -203,9 +317,12 @@ sbctl_usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", sbctl_cmds[i].name,
 		    sbctl_cmds[i].summary);
 	fprintf(f, "\nThe endpoint is -e, else $SB_ENDPOINT, else %s.\n"
+	    "The status socket is -s, else -c FILE's status.socket, else "
+	    "$SB_STATUS,\nelse %s's.\n"
 	    "Exit: 0 ok; 1 refused (error reply, invalid notice or config);"
 	    " 2 usage error\nor no answer. 'sbctl help COMMAND' for one"
-	    " command; docs/sbctl.md for all.\n", SB_DEFAULT_ENDPOINT);
+	    " command; docs/sbctl.md for all.\n", SB_DEFAULT_ENDPOINT,
+	    SB_DEFAULT_CONFIG);
 }
 
 /* One line naming what is wrong and where help is; exit code 2. */
@@ -974,6 +1091,758 @@ cmd_check(const struct sbctl_cmd *cmd, int argc, char **argv)
 	return (SBCTL_EXIT_OK);
 }
 
+/*
+ * The status socket (docs/operations.md): where it is. -s wins, then the
+ * status.socket of -c FILE, then $SB_STATUS, then the default config's.
+ */
+static int
+sbctl_socket_path(const struct sbctl_sock *sk, char *buf, size_t len,
+    char *err, size_t errlen)
+{
+	const char *env = getenv("SB_STATUS");
+
+	if (sk->path != NULL) {
+		strlcpy(buf, sk->path, len);
+		return (0);
+	}
+	if (sk->config == NULL && env != NULL && *env != '\0') {
+		strlcpy(buf, env, len);
+		return (0);
+	}
+	return (sbctl_config_socket(sk->config != NULL ? sk->config :
+	    SB_DEFAULT_CONFIG, buf, len, err, errlen));
+}
+
+/*
+ * status.socket of a config file, read with libconfig alone: a file with
+ * a mistake elsewhere still tells where its daemon listens.
+ */
+static int
+sbctl_config_socket(const char *file, char *buf, size_t len, char *err,
+    size_t errlen)
+{
+	const char *s = SB_STATUS_DEFAULT_SOCKET;
+	config_t lc;
+	int rc = 0;
+
+	config_init(&lc);
+	if (config_read_file(&lc, file) == CONFIG_FALSE) {
+		if (config_error_type(&lc) == CONFIG_ERR_FILE_IO)
+			snprintf(err, errlen, "cannot read %s (%s) to find its "
+			    "status.socket; give -s SOCKET", file,
+			    strerror(errno));
+		else
+			snprintf(err, errlen, "%s:%d: %s (looking for "
+			    "status.socket; give -s SOCKET)", file,
+			    config_error_line(&lc), config_error_text(&lc));
+		rc = -1;
+	} else {
+		(void)config_lookup_string(&lc, "status.socket", &s);
+		strlcpy(buf, s, len);
+	}
+	config_destroy(&lc);
+	return (rc);
+}
+
+/* Connect, with a message a person can act on when it fails. */
+static int
+sbctl_connect(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd;
+
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%s: longer than a socket path may be",
+		    path);
+		return (-1);
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return (-1);
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return (fd);
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		snprintf(err, errlen, "no status socket answers at %s (%s) "
+		    "\xe2\x80\x94 is switchboardd running?", path,
+		    strerror(errno));
+	else if (errno == EACCES)
+		snprintf(err, errlen, "%s: %s (the socket is mode 0660: run as "
+		    "the daemon's user or group)", path, strerror(errno));
+	else
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	close(fd);
+	return (-1);
+}
+
+/* Wait up to timeout_ms for fd to be readable: 0, or -1 with err. */
+static int
+sbctl_wait(int fd, const char *path, int64_t timeout_ms, char *err,
+    size_t errlen)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char dur[32];
+	int rc;
+
+	while ((rc = poll(&pfd, 1, (int)timeout_ms)) == -1 && errno == EINTR)
+		;
+	if (rc == 1)
+		return (0);
+	if (rc == 0) {
+		duration_format(timeout_ms, dur, sizeof(dur));
+		snprintf(err, errlen, "no answer on %s within %s", path, dur);
+	} else
+		snprintf(err, errlen, "%s: poll: %s", path, strerror(errno));
+	return (-1);
+}
+
+/*
+ * Send one command line and read one answer line (without its newline).
+ * timeout_ms bounds each wait for more of the answer, not the whole: a
+ * long listing takes as long as it takes while it keeps coming.
+ */
+static int
+sbctl_ask(const char *path, const char *line, int64_t timeout_ms,
+    char **answer, size_t *len, char *err, size_t errlen)
+{
+	char *buf = NULL, *grown, *nl = NULL;
+	size_t size = 0, n = 0;
+	ssize_t got;
+	int fd;
+
+	if ((fd = sbctl_connect(path, err, errlen)) == -1)
+		return (-1);
+	if (send(fd, line, strlen(line), MSG_NOSIGNAL) !=
+	    (ssize_t)strlen(line)) {
+		snprintf(err, errlen, "%s: cannot send: %s", path,
+		    strerror(errno));
+		goto fail;
+	}
+	while (nl == NULL) {
+		if (sbctl_wait(fd, path, timeout_ms, err, errlen) == -1)
+			goto fail;
+		if (size - n < SBCTL_READ_CHUNK) {
+			size = size == 0 ? 4 * SBCTL_READ_CHUNK : size * 2;
+			if (size > SBCTL_ANSWER_MAX ||
+			    (grown = realloc(buf, size)) == NULL) {
+				snprintf(err, errlen, "the answer is larger "
+				    "than sbctl can hold");
+				goto fail;
+			}
+			buf = grown;
+		}
+		if ((got = read(fd, buf + n, size - n)) == -1 &&
+		    errno == EINTR)
+			continue;
+		if (got <= 0) {
+			snprintf(err, errlen, "%s: %s", path, got == -1 ?
+			    strerror(errno) : n > 0 ? "the daemon closed the "
+			    "connection in the middle of its answer" : "the "
+			    "daemon closed the connection without an answer");
+			goto fail;
+		}
+		nl = memchr(buf + n, '\n', (size_t)got);
+		n += (size_t)got;
+	}
+	close(fd);
+	*nl = '\0';
+	*len = (size_t)(nl - buf);
+	*answer = buf;
+	return (0);
+fail:
+	close(fd);
+	free(buf);
+	return (-1);
+}
+
+/*
+ * The status commands: one row each in sbctl_cmds, one function for all.
+ * The command line is built from the arguments as sb_status.h says each
+ * command takes them; the answer is printed for people, or with --json as
+ * it came.
+ */
+static int
+cmd_socket(const struct sbctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, 's' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, SBCTL_OPT_JSON },
+		{ "timeout", required_argument, NULL, SBCTL_OPT_TIMEOUT },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sbctl_sock sk = { .timeout_ms = SBCTL_TIMEOUT_MS };
+	enum sb_status_cmd which = sb_status_command_find(cmd->name);
+	char line[SB_STATUS_LINE_MAX + 1], path[256], err[512];
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":s:c:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			sk.path = optarg;
+			break;
+		case 'c':
+			sk.config = optarg;
+			break;
+		case SBCTL_OPT_JSON:
+			sk.json = 1;
+			break;
+		case SBCTL_OPT_TIMEOUT:
+			if (duration_parse(optarg, &sk.timeout_ms) != 0)
+				return (sbctl_usage_error(cmd, "--timeout: "
+				    "'%s' is not a duration (such as 500ms, "
+				    "5s, 2m)", optarg));
+			break;
+		case 'h':
+		case SBCTL_OPT_HELP:
+			return (sbctl_command_help(cmd));
+		default:
+			return (sbctl_bad_option(cmd, ch, argc, argv));
+		}
+	}
+	if (sbctl_socket_line(cmd, sb_status_command(which), argc - optind,
+	    argv + optind, line, sizeof(line)) == -1)
+		return (SBCTL_EXIT_USAGE);
+	if (sbctl_socket_path(&sk, path, sizeof(path), err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "sbctl %s: %s\n", cmd->name, err);
+		return (SBCTL_EXIT_USAGE);
+	}
+	return (sbctl_socket_exchange(&sk, which, path, line));
+}
+
+/* The command line for the daemon, from the words given to sbctl. */
+static int
+sbctl_socket_line(const struct sbctl_cmd *cmd,
+    const struct sb_status_command *sc, int argc, char **argv, char *line,
+    size_t len)
+{
+	int i;
+
+	if (argc < sc->min_args) {
+		sbctl_usage_error(cmd, "missing argument (usage: sbctl %s %s)",
+		    sc->name, sc->args);
+		return (-1);
+	}
+	if (sc->max_args != -1 && argc > sc->max_args) {
+		sbctl_usage_error(cmd, "unexpected argument '%s'",
+		    argv[sc->max_args]);
+		return (-1);
+	}
+	strlcpy(line, sc->name, len);
+	for (i = 0; i < argc; i++) {
+		/* A line break would be a second command. */
+		if (argv[i][0] == '\0' || strpbrk(argv[i], "\r\n") != NULL) {
+			sbctl_usage_error(cmd, "argument %d is empty or holds "
+			    "a line break", i + 1);
+			return (-1);
+		}
+		strlcat(line, " ", len);
+		strlcat(line, argv[i], len);
+	}
+	if (strlcat(line, "\n", len) >= len) {
+		sbctl_usage_error(cmd, "the command is longer than %d bytes",
+		    SB_STATUS_LINE_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+/* Ask, judge, print: the exit code. */
+static int
+sbctl_socket_exchange(const struct sbctl_sock *sk, enum sb_status_cmd which,
+    const char *path, const char *line)
+{
+	static const char *ok_path[] = { "ok", NULL };
+	char err[512], *answer;
+	yajl_val tree;
+	size_t len;
+	int rc;
+
+	if (sbctl_ask(path, line, sk->timeout_ms, &answer, &len, err,
+	    sizeof(err)) == -1) {
+		fprintf(stderr, "sbctl: %s\n", err);
+		return (SBCTL_EXIT_USAGE);
+	}
+	if ((tree = yajl_tree_parse(answer, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "sbctl: the answer is not JSON: %s\n", err);
+		free(answer);
+		return (SBCTL_EXIT_FAIL);
+	}
+	if (sk->json) {
+		fwrite(answer, 1, len, stdout);
+		fputc('\n', stdout);
+	}
+	if (yajl_tree_get(tree, ok_path, yajl_t_true) != NULL) {
+		if (!sk->json && sbctl_printers[which] != NULL)
+			sbctl_printers[which](tree);
+		rc = SBCTL_EXIT_OK;
+	} else {
+		rc = sbctl_reply_judge(answer);
+		sbctl_print_errors(tree);
+	}
+	fflush(stdout);
+	yajl_tree_free(tree);
+	free(answer);
+	return (rc);
+}
+
+/* A failed reload's "file:line: what" lines, under the refusal. */
+static void
+sbctl_print_errors(yajl_val tree)
+{
+	static const char *errors_path[] = { "error", "errors", NULL };
+	yajl_val errs = yajl_tree_get(tree, errors_path, yajl_t_array);
+	size_t i;
+
+	for (i = 0; errs != NULL && i < errs->u.array.len; i++)
+		if (YAJL_IS_STRING(errs->u.array.values[i]))
+			fprintf(stderr, "  %s\n",
+			    YAJL_GET_STRING(errs->u.array.values[i]));
+}
+
+static yajl_val
+jv(yajl_val o, const char *key)
+{
+	const char *path[] = { key, NULL };
+
+	return (o != NULL ? yajl_tree_get(o, path, yajl_t_any) : NULL);
+}
+
+/* A string member, or "-" when absent or null. */
+static const char *
+js(yajl_val o, const char *key)
+{
+	yajl_val v = jv(o, key);
+
+	return (YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : "-");
+}
+
+static long long
+ji(yajl_val o, const char *key)
+{
+	yajl_val v = jv(o, key);
+
+	return (YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0);
+}
+
+/* A number as a table cell (a static buffer per call site is enough). */
+static const char *
+jnum(yajl_val o, const char *key, char *buf, size_t len)
+{
+	snprintf(buf, len, "%lld", ji(o, key));
+	return (buf);
+}
+
+/* An array of strings joined by ", ", or "-" when empty. */
+static const char *
+jlist(yajl_val o, const char *key, char *buf, size_t len)
+{
+	yajl_val a = jv(o, key);
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++) {
+		if (!YAJL_IS_STRING(a->u.array.values[i]))
+			continue;
+		if (buf[0] != '\0')
+			strlcat(buf, ", ", len);
+		strlcat(buf, YAJL_GET_STRING(a->u.array.values[i]), len);
+	}
+	return (buf[0] != '\0' ? buf : "-");
+}
+
+/* Seconds for people: "2d 3h", "4h 5m", "6m 7s", "8s". */
+static const char *
+sbctl_span(long long s, char *buf, size_t len)
+{
+	static const struct { long long secs; const char *unit; } u[] = {
+		{ 86400, "d" }, { 3600, "h" }, { 60, "m" }, { 1, "s" } };
+	size_t i;
+
+	if (s < 0)
+		s = -s;
+	for (i = 0; i < 3 && s < u[i].secs; i++)
+		;
+	if (i == 3 || s % u[i].secs == 0 || s / u[i].secs >= 10)
+		snprintf(buf, len, "%lld%s", s / u[i].secs, u[i].unit);
+	else
+		snprintf(buf, len, "%lld%s %lld%s", s / u[i].secs, u[i].unit,
+		    s % u[i].secs / u[i + 1].secs, u[i + 1].unit);
+	return (buf);
+}
+
+/* An RFC 3339 time without its ms, and how far from now it is. */
+static const char *
+sbctl_when(const char *t, char *buf, size_t len)
+{
+	struct tm tm;
+	char span[32];
+	long long d;
+
+	if (t == NULL || strcmp(t, "-") == 0)
+		return ("-");
+	memset(&tm, 0, sizeof(tm));
+	if (strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) == NULL) {
+		strlcpy(buf, t, len);
+		return (buf);
+	}
+	d = (long long)timegm(&tm) - (long long)time(NULL);
+	snprintf(buf, len, "%.19sZ (%s%s%s)", t, d > 0 ? "in " : "",
+	    sbctl_span(d, span, sizeof(span)), d > 0 ? "" : " ago");
+	return (buf);
+}
+
+/* Rows of cells printed in aligned columns; the first row heads them. */
+struct sbctl_table {
+	size_t	 ncols;
+	char	**cells;
+	size_t	 ncells;
+};
+
+static void
+sbctl_table_add(struct sbctl_table *t, const char *cell)
+{
+	char **grown;
+
+	if ((grown = reallocarray(t->cells, t->ncells + 1,
+	    sizeof(*t->cells))) == NULL)
+		return;
+	t->cells = grown;
+	if ((t->cells[t->ncells] = strdup(cell != NULL ? cell : "-")) != NULL)
+		t->ncells++;
+}
+
+static void
+sbctl_table_print(struct sbctl_table *t)
+{
+	size_t i, c, w[16] = { 0 };
+
+	t->ncells -= t->ncells % t->ncols;	/* a row cut by ENOMEM */
+	for (i = 0; i < t->ncells; i++)
+		if (strlen(t->cells[i]) > w[i % t->ncols])
+			w[i % t->ncols] = strlen(t->cells[i]);
+	for (i = 0; i < t->ncells; i++) {
+		c = i % t->ncols;
+		if (c + 1 == t->ncols)
+			printf("%s\n", t->cells[i]);
+		else
+			printf("%-*s  ", (int)w[c], t->cells[i]);
+	}
+	sbctl_table_free(t);
+}
+
+static void
+sbctl_table_free(struct sbctl_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->ncells; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->ncells = 0;
+}
+
+static void
+sbctl_print_status(yajl_val t)
+{
+	yajl_val n = jv(t, "notices"), d = jv(t, "deliveries"),
+	    a = jv(t, "acks"), sp = jv(t, "spool"), rl = jv(t, "reload");
+	char span[32], when[64];
+
+	printf("switchboardd %s, pid %lld, up %s (since %.19sZ)\n",
+	    js(t, "version"), ji(t, "pid"), sbctl_span(ji(t, "uptime_s"), span,
+	    sizeof(span)), js(t, "started_at"));
+	printf("config       %s (hash %s)\n", js(jv(t, "config"), "path"),
+	    js(jv(t, "config"), "hash"));
+	if (!YAJL_IS_STRING(jv(rl, "at")))
+		printf("last reload  none since the start\n");
+	else
+		printf("last reload  %s %s (%lld ok, %lld failed)\n",
+		    YAJL_IS_TRUE(jv(rl, "ok")) ? "ok" : "FAILED",
+		    sbctl_when(js(rl, "at"), when, sizeof(when)),
+		    ji(rl, "count"), ji(rl, "failures"));
+	printf("notices      realtime %lld, batch %lld, interactive %lld; "
+	    "rejected %lld, duplicates %lld\n", ji(n, "realtime"),
+	    ji(n, "batch"), ji(n, "interactive"), ji(n, "rejected"),
+	    ji(n, "duplicates"));
+	printf("deliveries   %lld pending; %lld delivered, %lld retried, "
+	    "%lld failed over, %lld dead, %lld late\n", ji(d, "pending"),
+	    ji(d, "delivered"), ji(d, "retried"), ji(d, "failed_over"),
+	    ji(d, "dead"), ji(d, "missed"));
+	printf("acks         %lld waiting, %lld acked, %lld expired\n",
+	    ji(a, "waiting"), ji(a, "acked"), ji(a, "expired"));
+	if (YAJL_IS_TRUE(jv(sp, "failing")))
+		printf("spool        FAILING: %s\n", js(sp, "last_error"));
+	else
+		printf("spool        ok (%lld commits, %lld failures)\n",
+		    ji(sp, "commits"), ji(sp, "failures"));
+	sbctl_print_status_channels(jv(t, "channels"));
+	sbctl_print_status_escalations(jv(t, "escalations"));
+}
+
+static void
+sbctl_print_status_channels(yajl_val chans)
+{
+	struct sbctl_table tb = { .ncols = 5 };
+	const char *head[] = { "CHANNEL", "STATE", "QUEUED", "IN FLIGHT",
+	    "LAST ERROR" };
+	char q[24], f[24];
+	yajl_val c;
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(chans))
+		return;
+	printf("\n");
+	for (i = 0; i < 5; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; i < chans->u.array.len; i++) {
+		c = chans->u.array.values[i];
+		sbctl_table_add(&tb, js(c, "name"));
+		sbctl_table_add(&tb, js(c, "state"));
+		sbctl_table_add(&tb, jnum(c, "queued", q, sizeof(q)));
+		sbctl_table_add(&tb, jnum(c, "inflight", f, sizeof(f)));
+		sbctl_table_add(&tb, js(c, "last_error"));
+	}
+	sbctl_table_print(&tb);
+}
+
+static void
+sbctl_print_status_escalations(yajl_val escs)
+{
+	struct sbctl_table tb = { .ncols = 5 };
+	const char *head[] = { "NEXT STEP", "NOTICE", "DOES", "LEVEL",
+	    "CHAIN" };
+	char when[64], lv[24];
+	yajl_val e;
+	size_t i;
+
+	if (!YAJL_IS_ARRAY(escs) || escs->u.array.len == 0) {
+		printf("\nno notice is waiting for an ack\n");
+		return;
+	}
+	printf("\n");
+	for (i = 0; i < 5; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; i < escs->u.array.len; i++) {
+		e = escs->u.array.values[i];
+		sbctl_table_add(&tb, sbctl_when(js(e, "at"), when,
+		    sizeof(when)));
+		sbctl_table_add(&tb, js(e, "id"));
+		sbctl_table_add(&tb, js(e, "next"));
+		sbctl_table_add(&tb, jnum(e, "level", lv, sizeof(lv)));
+		sbctl_table_add(&tb, js(e, "chain"));
+	}
+	sbctl_table_print(&tb);
+}
+
+static void
+sbctl_print_channels(yajl_val t)
+{
+	struct sbctl_table tb = { .ncols = 10 };
+	const char *head[] = { "CHANNEL", "TYPE", "MODE", "STATE", "QUEUED",
+	    "IN FLIGHT", "BATCHED", "DELIVERED", "FAILED", "LAST ERROR" };
+	yajl_val chans = jv(t, "channels"), c;
+	char n[4][24];
+	size_t i;
+
+	for (i = 0; i < 10; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; YAJL_IS_ARRAY(chans) && i < chans->u.array.len; i++) {
+		c = chans->u.array.values[i];
+		sbctl_table_add(&tb, js(c, "name"));
+		sbctl_table_add(&tb, js(c, "type"));
+		sbctl_table_add(&tb, js(c, "mode"));
+		sbctl_table_add(&tb, js(c, "state"));
+		sbctl_table_add(&tb, jnum(c, "queued", n[0], sizeof(n[0])));
+		sbctl_table_add(&tb, jnum(c, "inflight", n[1], sizeof(n[1])));
+		sbctl_table_add(&tb, jnum(c, "batched", n[2], sizeof(n[2])));
+		sbctl_table_add(&tb, jnum(c, "delivered", n[3],
+		    sizeof(n[3])));
+		snprintf(n[0], sizeof(n[0]), "%lld", ji(c, "retryable") +
+		    ji(c, "permanent"));
+		sbctl_table_add(&tb, n[0]);
+		sbctl_table_add(&tb, js(c, "last_error"));
+	}
+	sbctl_table_print(&tb);
+}
+
+/* A route's match as key=value words ("-" when it takes every notice). */
+static const char *
+sbctl_match(yajl_val m, char *buf, size_t len)
+{
+	const char *pre;
+	char list[512];
+	yajl_val tags;
+	size_t i, j;
+
+	buf[0] = '\0';
+	for (i = 0; YAJL_IS_OBJECT(m) && i < m->u.object.len; i++) {
+		if (buf[0] != '\0')
+			strlcat(buf, " ", len);
+		pre = strcmp(m->u.object.keys[i], "priority") == 0 ? ">=" :
+		    "=";
+		if (strcmp(m->u.object.keys[i], "tags") != 0) {
+			strlcat(buf, m->u.object.keys[i], len);
+			strlcat(buf, pre, len);
+			strlcat(buf, YAJL_IS_STRING(m->u.object.values[i]) ?
+			    YAJL_GET_STRING(m->u.object.values[i]) :
+			    jlist(m, m->u.object.keys[i], list, sizeof(list)),
+			    len);
+			continue;
+		}
+		tags = m->u.object.values[i];
+		for (j = 0; YAJL_IS_OBJECT(tags) &&
+		    j < tags->u.object.len; j++)
+			snprintf(buf + strlen(buf), len - strlen(buf),
+			    "%stag.%s=%s", j > 0 ? " " : "",
+			    tags->u.object.keys[j],
+			    YAJL_IS_STRING(tags->u.object.values[j]) ?
+			    YAJL_GET_STRING(tags->u.object.values[j]) : "?");
+	}
+	return (buf[0] != '\0' ? buf : "(every notice)");
+}
+
+static void
+sbctl_print_routes(yajl_val t)
+{
+	struct sbctl_table tb = { .ncols = 5 };
+	const char *head[] = { "ROUTE", "CHANNELS", "FALLBACK", "CONTINUE",
+	    "MATCH" };
+	yajl_val routes = jv(t, "routes"), r;
+	char ch[512], fb[512], m[1024];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; YAJL_IS_ARRAY(routes) && i < routes->u.array.len; i++) {
+		r = routes->u.array.values[i];
+		sbctl_table_add(&tb, js(r, "name"));
+		sbctl_table_add(&tb, jlist(r, "channels", ch, sizeof(ch)));
+		sbctl_table_add(&tb, jlist(r, "fallback", fb, sizeof(fb)));
+		sbctl_table_add(&tb, YAJL_IS_TRUE(jv(r, "continue")) ? "yes" :
+		    "no");
+		sbctl_table_add(&tb, sbctl_match(jv(r, "match"), m,
+		    sizeof(m)));
+	}
+	sbctl_table_print(&tb);
+}
+
+static void
+sbctl_print_pending(yajl_val t)
+{
+	struct sbctl_table tb = { .ncols = 5 };
+	const char *head[] = { "NOTICE", "CLASS", "RECEIVED", "PENDING",
+	    "CHANNELS" };
+	yajl_val rows = jv(t, "notices"), r;
+	char when[64], np[24], ch[1024];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; YAJL_IS_ARRAY(rows) && i < rows->u.array.len; i++) {
+		r = rows->u.array.values[i];
+		sbctl_table_add(&tb, js(r, "id"));
+		sbctl_table_add(&tb, js(r, "class"));
+		sbctl_table_add(&tb, sbctl_when(js(r, "received_at"), when,
+		    sizeof(when)));
+		sbctl_table_add(&tb, jnum(r, "pending", np, sizeof(np)));
+		sbctl_table_add(&tb, jlist(r, "channels", ch, sizeof(ch)));
+	}
+	if (ji(t, "count") > 0)
+		sbctl_table_print(&tb);
+	else
+		sbctl_table_free(&tb);
+	printf("%lld notice%s with pending deliveries%s\n", ji(t, "count"),
+	    ji(t, "count") == 1 ? "" : "s", YAJL_IS_TRUE(jv(t, "more")) ?
+	    " shown; there are more" : "");
+}
+
+static void
+sbctl_print_message(yajl_val t)
+{
+	yajl_val m = jv(t, "message"), n = jv(m, "notice");
+	char when[64], list[1024];
+
+	printf("notice       %s (%s)\n", js(m, "id"), js(m, "class"));
+	printf("received     %s\n", sbctl_when(js(m, "received_at"), when,
+	    sizeof(when)));
+	printf("source       %s\n", js(n, "source"));
+	printf("audience     %s\n", jlist(n, "audience", list, sizeof(list)));
+	printf("subject      %s\n", js(n, "subject"));
+	printf("priority     %s, goal %s\n", js(n, "priority"), js(n, "goal"));
+	if (YAJL_IS_STRING(jv(m, "respond_by"))) {
+		printf("respond by   %s\n", sbctl_when(js(m, "respond_by"),
+		    when, sizeof(when)));
+		if (YAJL_IS_STRING(jv(m, "acked_at")))
+			printf("acked        %s by %s\n", sbctl_when(js(m,
+			    "acked_at"), when, sizeof(when)), js(m, "ack_by"));
+		else if (YAJL_IS_STRING(jv(m, "expired_at")))
+			printf("expired      %s\n", sbctl_when(js(m,
+			    "expired_at"), when, sizeof(when)));
+		else
+			printf("acked        not yet\n");
+	}
+	sbctl_print_message_deliveries(jv(m, "deliveries"));
+}
+
+static void
+sbctl_print_message_deliveries(yajl_val ds)
+{
+	struct sbctl_table tb = { .ncols = 6 };
+	const char *head[] = { "CHANNEL", "STATE", "ATTEMPTS", "LEVEL",
+	    "UPDATED", "LAST ERROR" };
+	char at[24], lv[24], when[64];
+	yajl_val d;
+	size_t i;
+
+	printf("\n");
+	for (i = 0; i < 6; i++)
+		sbctl_table_add(&tb, head[i]);
+	for (i = 0; YAJL_IS_ARRAY(ds) && i < ds->u.array.len; i++) {
+		d = ds->u.array.values[i];
+		sbctl_table_add(&tb, js(d, "channel"));
+		sbctl_table_add(&tb, js(d, "state"));
+		sbctl_table_add(&tb, jnum(d, "attempts", at, sizeof(at)));
+		sbctl_table_add(&tb, jnum(d, "level", lv, sizeof(lv)));
+		sbctl_table_add(&tb, sbctl_when(js(d, "updated_at"), when,
+		    sizeof(when)));
+		sbctl_table_add(&tb, js(d, "last_error"));
+	}
+	sbctl_table_print(&tb);
+}
+
+static void
+sbctl_print_ack(yajl_val t)
+{
+	char span[32];
+	long long ms = ji(t, "response_ms");
+
+	if (ms < 60000)
+		printf("acked %s, %lld.%03llds after it was sent\n",
+		    js(t, "ref"), ms / 1000, ms % 1000);
+	else
+		printf("acked %s, %s after it was sent\n", js(t, "ref"),
+		    sbctl_span(ms / 1000, span, sizeof(span)));
+}
+
+static void
+sbctl_print_pause(yajl_val t)
+{
+	printf("%s: %s -> %s (%lld queued, %lld in flight)\n",
+	    js(t, "channel"), js(t, "was"), js(t, "state"), ji(t, "queued"),
+	    ji(t, "inflight"));
+}
+
+static void
+sbctl_print_reload(yajl_val t)
+{
+	printf("%s\n", js(t, "message"));
+}
+
 /* help [COMMAND] */
 static int
 cmd_help(const struct sbctl_cmd *self, int argc, char **argv)
@@ -998,4 +1867,239 @@ sbctl_command_help(const struct sbctl_cmd *cmd)
 	printf("usage: sbctl %s %s\n  %s\n", cmd->name, cmd->args,
 	    cmd->summary);
 	return (SBCTL_EXIT_OK);
+}
+
+/* report: figures read from the spool, without the daemon (docs/report.md). */
+static int
+cmd_report(const struct sbctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "spool", required_argument, NULL, O_SPOOL },
+		{ "since", required_argument, NULL, O_SINCE },
+		{ "until", required_argument, NULL, O_UNTIL },
+		{ "format", required_argument, NULL, O_FORMAT },
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *path = SB_DEFAULT_CONFIG, *spool = NULL, *out = NULL;
+	const char *since = "7d", *until = "now", *format = "text";
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, ":c:o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case O_SPOOL:
+			spool = optarg;
+			break;
+		case O_SINCE:
+			since = optarg;
+			break;
+		case O_UNTIL:
+			until = optarg;
+			break;
+		case O_FORMAT:
+			format = optarg;
+			break;
+		case 'h':
+		case SBCTL_OPT_HELP:
+			return (sbctl_command_help(cmd));
+		default:
+			return (sbctl_bad_option(cmd, ch, argc, argv));
+		}
+	}
+	if (optind < argc)
+		return (sbctl_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind]));
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0 &&
+	    strcmp(format, "html") != 0)
+		return (sbctl_usage_error(cmd, "--format: '%s' is not text, "
+		    "json or html", format));
+	return (sbctl_report(cmd, path, spool, since, until, format, out));
+}
+
+/* Load the config, read the period, write the report where asked. */
+static int
+sbctl_report(const struct sbctl_cmd *cmd, const char *path,
+    const char *spool, const char *since, const char *until,
+    const char *format, const char *out)
+{
+	struct report r;
+	struct config *cf;
+	struct timespec now;
+	int64_t now_ms, since_ms, until_ms;
+	char err[1024];
+	FILE *f = stdout;
+	int rc = SBCTL_EXIT_FAIL, wrc;
+
+	if ((cf = sbctl_config(path)) == NULL)
+		return (SBCTL_EXIT_FAIL);
+	clock_gettime(CLOCK_REALTIME, &now);
+	now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+	if (report_when(cf, since, now_ms, &since_ms, err, sizeof(err)) ==
+	    -1 || report_when(cf, until, now_ms, &until_ms, err,
+	    sizeof(err)) == -1) {
+		config_free(cf);
+		return (sbctl_usage_error(cmd, "%s", err));
+	}
+	if (since_ms >= until_ms) {
+		config_free(cf);
+		return (sbctl_usage_error(cmd, "--since %s is not before "
+		    "--until %s", since, until));
+	}
+	if (report_build(&r, cf, spool != NULL ? spool : cf->spool_path,
+	    since_ms, until_ms, err, sizeof(err)) == -1) {
+		fprintf(stderr, "sbctl: report: %s\n", err);
+		goto done;
+	}
+	if (out != NULL && strcmp(out, "-") != 0 &&
+	    (f = fopen(out, "w")) == NULL) {
+		fprintf(stderr, "sbctl: report: cannot write %s: %s\n", out,
+		    strerror(errno));
+		goto done;
+	}
+	if (strcmp(format, "json") == 0)
+		wrc = report_write_json(f, &r);
+	else if (strcmp(format, "html") == 0)
+		wrc = report_write_html(f, &r);
+	else
+		wrc = report_write_text(f, &r);
+	if (f != stdout ? fclose(f) != 0 || wrc != 0 : fflush(f) != 0 ||
+	    wrc != 0)
+		fprintf(stderr, "sbctl: report: cannot write %s: %s\n",
+		    out != NULL ? out : "stdout", strerror(errno));
+	else
+		rc = SBCTL_EXIT_OK;
+done:
+	report_free(&r);
+	config_free(cf);
+	return (rc);
+}
+
+/*
+ * keygen: a CURVE key pair (docs/security.md). BASE.key holds the secret
+ * key, mode 0600, for ingress.curve_secret_key_file or a client; BASE.pub
+ * the public key, for the other side (ingress.authorized_keys, or a
+ * client's server key). The public key is printed too. Nothing is
+ * overwritten without -f, and both files are opened before either is
+ * written, so that a refusal leaves no half pair.
+ */
+static int
+cmd_keygen(const struct sbctl_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, SBCTL_OPT_HELP },
+		{ NULL, 0, NULL, 0 }
+	};
+	char pub[41], sec[41], spath[4096], ppath[4096];
+	int ch, force = 0, sfd, pfd, rc;
+
+	while ((ch = getopt_long(argc, argv, ":fh", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			force = 1;
+			break;
+		case 'h':
+		case SBCTL_OPT_HELP:
+			return (sbctl_command_help(cmd));
+		default:
+			return (sbctl_bad_option(cmd, ch, argc, argv));
+		}
+	}
+	if (optind == argc)
+		return (sbctl_usage_error(cmd, "no BASE given (the key pair "
+		    "goes to BASE.key and BASE.pub)"));
+	if (optind + 1 < argc)
+		return (sbctl_usage_error(cmd, "unexpected argument '%s'",
+		    argv[optind + 1]));
+	if ((sfd = sbctl_key_open(argv[optind], ".key", 0600, force, spath,
+	    sizeof(spath))) == -1)
+		return (SBCTL_EXIT_FAIL);
+	if ((pfd = sbctl_key_open(argv[optind], ".pub", 0644, force, ppath,
+	    sizeof(ppath))) == -1) {
+		close(sfd);
+		if (!force)
+			unlink(spath);
+		return (SBCTL_EXIT_FAIL);
+	}
+	if (zmq_curve_keypair(pub, sec) == -1) {
+		fprintf(stderr, "sbctl keygen: %s (libzmq without CURVE?)\n",
+		    zmq_strerror(errno));
+		close(sfd);
+		close(pfd);
+		return (SBCTL_EXIT_FAIL);
+	}
+	rc = sbctl_key_write(sfd, spath, "secret", sec, pub);
+	if (sbctl_key_write(pfd, ppath, "public", pub, NULL) == -1)
+		rc = -1;
+	explicit_bzero(sec, sizeof(sec));
+	if (rc == -1)
+		return (SBCTL_EXIT_FAIL);
+	printf("%s\n", pub);
+	return (SBCTL_EXIT_OK);
+}
+
+/* BASE+suffix, created with mode (refused when it exists, unless force). */
+static int
+sbctl_key_open(const char *base, const char *suffix, mode_t mode, int force,
+    char *path, size_t len)
+{
+	int fd;
+
+	if ((size_t)snprintf(path, len, "%s%s", base, suffix) >= len) {
+		fprintf(stderr, "sbctl keygen: %s%s: path too long\n", base,
+		    suffix);
+		return (-1);
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    (force ? O_TRUNC : O_EXCL), mode);
+	if (fd == -1) {
+		fprintf(stderr, "sbctl keygen: %s: %s%s\n", path,
+		    strerror(errno), errno == EEXIST ? " (-f replaces it)" :
+		    "");
+		return (-1);
+	}
+	/* An old file keeps its mode under O_TRUNC; the umask may widen. */
+	if (fchmod(fd, mode) == -1) {
+		fprintf(stderr, "sbctl keygen: %s: chmod %o: %s\n", path,
+		    (unsigned)mode, strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	return (fd);
+}
+
+/* A key file: what it is, then the key on a line of its own. */
+static int
+sbctl_key_write(int fd, const char *path, const char *what, const char *key,
+    const char *pub)
+{
+	FILE *f;
+	int rc = 0;
+
+	if ((f = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "sbctl keygen: %s: %s\n", path,
+		    strerror(errno));
+		close(fd);
+		return (-1);
+	}
+	fprintf(f, "# switchboard CURVE %s key, made by sbctl keygen\n", what);
+	if (pub != NULL)
+		fprintf(f, "# Keep it private. Its public key: %s\n", pub);
+	fprintf(f, "%s\n", key);
+	if (fflush(f) != 0 || fsync(fd) != 0)
+		rc = -1;
+	if (fclose(f) != 0)
+		rc = -1;
+	if (rc == -1)
+		fprintf(stderr, "sbctl keygen: %s: %s\n", path,
+		    strerror(errno));
+	return (rc);
 }

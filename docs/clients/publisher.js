@@ -72,4 +72,7 @@ async function main(argv) {
 
 main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
-  (err) => { console.error(`publisher: ${err.message}`); process.exitCode = 2; });
+  (err) => {
+    console.error(`publisher: ${err.message}`);
+    process.exitCode = 2;
+  });

@@ -12,7 +12,8 @@
 set -u
 
 if [ $# -lt 3 ] || [ $# -gt 5 ]; then
-	echo "usage: publisher.sh source audience subject [body [priority]]" >&2
+	echo "usage: publisher.sh source audience[,audience...] subject" \
+	    "[body [priority]]" >&2
 	exit 2
 fi
 source=$1 audience=$2 subject=$3 body=${4:-} priority=${5:-normal}
@@ -21,12 +22,23 @@ tries=${TRIES:-3}
 # Made once: every try sends the same id.
 id="$source-$(date +%s%N)-$$"
 
+# One --audience flag per entry of "dept:ops,role:oncall", as the
+# positional parameters (sh has no arrays); no globbing of "staff:*".
+set -f
+set --
+old_ifs=$IFS
+IFS=,
+for a in $audience; do
+	set -- "$@" --audience "$a"
+done
+IFS=$old_ifs
+
 try=1
 while :; do
 	# sbctl takes the endpoint from $SB_ENDPOINT (default
 	# tcp://127.0.0.1:7450); -e ENDPOINT would override it.
 	"$SBCTL" publish --timeout "${TIMEOUT:-5s}" --id "$id" \
-	    --source "$source" --audience "$audience" --subject "$subject" \
+	    --source "$source" "$@" --subject "$subject" \
 	    ${body:+--body "$body"} --priority "$priority"
 	rc=$?
 	# 0: accepted; 1: refused, and sending it again would not help. 2 is

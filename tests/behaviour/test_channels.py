@@ -152,7 +152,8 @@ def test_exec_retryable_then_delivered(sb):
                    '{ name = "all"; match = { source = "*"; }; '
                    'channels = [ "hook" ]; }')
     c = d.client()
-    check_ok(c.request(notice(id="flaky-1", subject="flaky once")))
+    check_ok(c.request(notice(id="flaky-1", subject="flaky once",
+                              priority="high")))
     wait_until(lambda: "flaky-1" in done_ids(d), what="flaky-1 delivered",
                daemon=d)
     wait_until(lambda: "delivered" in outcomes(d.log(), "hook", "flaky-1"),
@@ -181,9 +182,12 @@ def test_exec_permanent_goes_to_fallback(sb, layout):
     d = start_hook(sb, hook + '\nfb = { type = "file"; path = "fb.jsonl"; };',
                    routes)
     c = d.client()
-    check_ok(c.request(notice(id="good-1", subject="all fine")))
-    check_ok(c.request(notice(id="fail-1", subject="fail hard")))
-    check_ok(c.request(notice(id="busy-1", subject="busy forever")))
+    # Realtime: each notice is its own delivery (a batch one would
+    # leave in a digest, whose outcome is the digest's).
+    for nid, subject in (("good-1", "all fine"), ("fail-1", "fail hard"),
+                         ("busy-1", "busy forever")):
+        check_ok(c.request(notice(id=nid, subject=subject,
+                                  priority="high")))
     wait_until(lambda: {"fail-1", "busy-1"} <= set(ids_in(
         d.path("fb.jsonl"))), what="fail-1 and busy-1 on fb", daemon=d)
     wait_until(lambda: "good-1" in done_ids(d), what="good-1 delivered",
@@ -247,7 +251,8 @@ def test_discard_is_counted_in_the_log(sb):
                  'channels = [ "null" ]; }')
     c = d.client()
     for i in range(5):
-        reply = check_ok(c.request(notice(id="drop-%d" % i)))
+        reply = check_ok(c.request(notice(id="drop-%d" % i,
+                                          priority="high")))
         assert reply["channels"] == ["null"]
     wait_until(lambda: len(outcomes(d.log(), "null")) >= 5,
                what="five discard outcomes logged", daemon=d)

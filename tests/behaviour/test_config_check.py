@@ -148,10 +148,23 @@ def test_default_config_runs():
             path = os.path.join(tmp, "var", feed)
             sbtest.wait_until(lambda: _lines_with(path, subject), daemon=d,
                               what="%s in %s" % (subject, feed))
-        # Batch notices are accepted (and held for the digest).
+        # Batch notices are accepted and held for the digest: the default
+        # window is 15 minutes, so while a realtime notice to the same
+        # audience goes through, the batch one stays in the digest.
         r = sbtest.check_ok(c.request(sbtest.notice(
             source="web", audience=["mgmt:board"], subject="digest me")))
         assert r.get("class") == "batch", r
+        assert r.get("channels") == ["mgmt-digest"], r
+        r = sbtest.check_ok(c.request(sbtest.notice(
+            source="web", audience=["mgmt:board"], subject="mgmt now",
+            priority="high")))
+        assert r.get("class") == "realtime", r
+        fan = os.path.join(tmp, "var", "exec-deliveries.jsonl")
+        sbtest.wait_until(lambda: _lines_with(fan, "mgmt now"), daemon=d,
+                          what="mgmt now in exec-deliveries.jsonl")
+        digest = os.path.join(tmp, "var", "mgmt-digest.jsonl")
+        assert not _lines_with(digest, "digest me"), \
+            "a batch notice left before its 15m window"
         # Internal and external in one notice: every channel refuses it.
         sbtest.check_error(c.request(sbtest.notice(
             source="web", audience=["staff:alice", "customer:acme"],

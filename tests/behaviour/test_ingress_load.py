@@ -6,7 +6,7 @@ import pytest
 import zmq
 
 from sbtest import (CTX, check_error, check_ok, free_tcp_port, ids_in,
-                    notice, send_all, wait_until)
+                    notice, read_jsonl, send_all, wait_until)
 
 FEED = 'feed = { type = "file"; path = "feed.jsonl"; queue_max = 20000; };'
 ALL_TO_FEED = '{ name = "all"; match = { source = "*"; }; ' \
@@ -74,9 +74,13 @@ def test_burst_each_replied_and_delivered_once(sb, transport):
                for i in range(LOAD_N)]
     replies = send_all(c, notices, window=500)
     assert len(replies) == LOAD_N
+    # High and urgent are realtime, each its own delivery; low and normal
+    # are batch and leave in digests: both paths must be exactly once.
     for n in notices:
         r = check_ok(replies[n["id"]])
         assert r["channels"] == ["feed"] and r["duplicate"] is False, r
+        want = "realtime" if n["priority"] in ("high", "urgent") else "batch"
+        assert r["class"] == want, r
     wait_until(lambda: len(ids_in(d.path("feed.jsonl"))) >= LOAD_N,
                what="%d lines on feed" % LOAD_N, daemon=d, timeout=120)
     d.stop()
@@ -84,3 +88,11 @@ def test_burst_each_replied_and_delivered_once(sb, transport):
     assert len(got) == LOAD_N, "%d lines for %d notices" % (len(got), LOAD_N)
     assert set(got) == {n["id"] for n in notices}, \
         "some notice delivered twice or not at all"
+    lines = read_jsonl(d.path("feed.jsonl"), digests=True)
+    single = {x["id"] for x in lines if not x.get("digest")}
+    assert single == {n["id"] for n in notices
+                      if n["priority"] in ("high", "urgent")}, \
+        "only realtime notices go one a line"
+    for x in lines:
+        if x.get("digest"):
+            assert x["count"] == len(x["items"]) <= 100, x["delivery_id"]

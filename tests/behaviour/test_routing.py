@@ -271,7 +271,8 @@ def run_pilot(sb, order):
         "trial", 'mode = "pilot"; pilot_percent = 20;')
     d = sb.start(channels, all_to("main", "trial"))
     c = d.client()
-    notices = [notice(id="pilot-%04d" % i) for i in order]
+    # Realtime: a pilot copy is a delivery of its own, not a digest item.
+    notices = [notice(id="pilot-%04d" % i, priority="high") for i in order]
     replies = send_all(c, notices, window=200)
     for r in replies.values():
         check_ok(r)

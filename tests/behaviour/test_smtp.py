@@ -175,3 +175,26 @@ def test_starttls_auth_and_verification(sb):
         assert len(s.received()) == 1
     finally:
         s.close()
+
+
+def test_digest_is_one_mail(sb, sink):
+    d = start(sb, mail_channel(sink.url()),
+              extra='policies = { batch = { window = "1h"; '
+              'max_items = 3; }; };')
+    c = d.client()
+    subjects = ["Kantine: Menü der Woche", "Parking closed Friday",
+                "New starters: welcome Ana"]
+    for i, s in enumerate(subjects):
+        check_ok(c.request(notice(id="dg-%d" % i, subject=s,
+                                  source="hr-portal",
+                                  audience=["staff:*"] if i else
+                                  ["dept:all"])))
+    wait_until(lambda: sink.received(), what="the digest mail", daemon=d)
+    d.stop()
+    mails = sink.received()
+    assert len(mails) == 1, "%d mails for one digest" % len(mails)
+    msg = mails[0]["msg"]
+    assert msg["Subject"] == "Digest of 3 notices"
+    lines = body_of(mails[0]).strip("\n").split("\n")
+    assert lines == ["- [normal] %s (hr-portal)" % s for s in subjects]
+    assert msg["X-Switchboard-Class"] == "batch"

@@ -62,7 +62,6 @@ class SpoolDaemon(sbtest.Daemon):
     def __init__(self, tmpdir, config, log_pipe=False):
         super().__init__(tmpdir, config)
         self.log_pipe = log_pipe
-        self.runs = 0
 
     def _spawn(self):
         assert os.access(sbtest.DAEMON, os.X_OK), \
@@ -73,7 +72,6 @@ class SpoolDaemon(sbtest.Daemon):
                        "print_stacktrace=1:halt_on_error=1")
         self.stopped = False
         self.returncode = None
-        self.runs += 1
         argv = [sbtest.DAEMON, "-f", "-c", self.config] + self.args
         if self.log_pipe:
             self.proc = subprocess.Popen(

@@ -424,8 +424,9 @@ test_error_cap(void **state)
 	assert_int_equal(errs.dropped, 100 - CONFIG_ERRORS_MAX);
 	/* In file order, each with its line. */
 	assert_non_null(strstr(errs.msgs[0], ":2: unknown option 'typo0' "
-	    "(expected one of: log_level, shutdown_timeout, ingress, spool, "
-	    "status, classify, policies, channels, routes)"));
+	    "(expected one of: log_level, shutdown_timeout, timezone, notify, "
+	    "http, ingress, spool, status, classify, policies, escalations, "
+	    "limits, channels, routes)"));
 	assert_non_null(strstr(errs.msgs[63], ":65: unknown option "
 	    "'typo63'"));
 	config_errors_clear(&errs);
@@ -540,12 +541,12 @@ test_cross_checks(void **state)
 	    "channels = { s = { type = 5; }; };\n"
 	    "routes = ( { channels = \"s\"; } );\n",
 	    ":2: channels.s.type: expected a string (one of: file, exec, "
-	    "zmq_pub, discard)");
+	    "zmq_pub, discard, webhook, smtp)");
 	load_bad_text("ingress = { router = \"tcp://h:1\"; };\n"
 	    "channels = { s = { owner = \"x\"; }; };\n"
 	    "routes = ( { channels = \"s\"; } );\n",
 	    ":2: channel s has no type (expected one of: file, exec, "
-	    "zmq_pub, discard)");
+	    "zmq_pub, discard, webhook, smtp)");
 }
 
 static void
