@@ -77,6 +77,7 @@ check: deps
 	$(MAKE) unit
 	$(MAKE) behaviour
 	$(MAKE) asan-behaviour
+	$(MAKE) fuzz-replay
 
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
@@ -91,6 +92,61 @@ asan-behaviour:
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	SB_BUILD=build-asan $(PYTHON) -m pytest -q -p no:cacheprovider \
 	    tests/behaviour
+
+# Fuzzing (docs/RELIABILITY.md). tests/fuzz/fuzz_NAME.c is a libFuzzer
+# harness of one parser of outside input; tests/fuzz/corpus/NAME/ its seeds
+# (real and hostile samples, and every input that ever crashed it), and
+# tests/fuzz/NAME.dict its dictionary, if any.
+#   make fuzz-replay  each corpus through its harness, built with replay.c
+#                     instead of libFuzzer, under ASan/UBSan (make check)
+#   make fuzz         clang, -fsanitize=fuzzer,address,undefined: each
+#                     harness for FUZZ_SECONDS; new inputs go to
+#                     tests/fuzz/corpus-work/NAME/, crashes to build-fuzz/
+FUZZ_NAMES	:= $(patsubst tests/fuzz/fuzz_%.c,%,\
+		   $(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_SECONDS	?= 60
+FUZZ_CC		?= clang
+FUZZ_FLAGS	:= -fsanitize=fuzzer-no-link,address,undefined \
+		   -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+FUZZ_ENV	:= ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+		   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		   LSAN_OPTIONS=suppressions=$(CURDIR)/tests/fuzz/lsan.supp
+
+.PHONY: fuzz fuzz-replay valgrind
+$(BUILD)/tests/fuzz/%.o: tests/fuzz/%.c $(wildcard daemon/*.h include/*.h)
+	@mkdir -p $(@D)
+	$(CC) $(SB_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/fuzz/replay_%: $(BUILD)/tests/fuzz/fuzz_%.o \
+    $(BUILD)/tests/fuzz/replay.o $(BUILD)/libsb.a
+	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
+
+$(BUILD)/tests/fuzz/fuzz_%: $(BUILD)/tests/fuzz/fuzz_%.o $(BUILD)/libsb.a
+	$(CC) $(SB_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(SB_LDLIBS)
+
+fuzz-replay:
+	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" \
+	    EXTRA_LDFLAGS="$(SAN_FLAGS)" CFLAGS="-O1 -g" \
+	    $(FUZZ_NAMES:%=build-asan/tests/fuzz/replay_%)
+	@set -e; for n in $(FUZZ_NAMES); do \
+	    $(FUZZ_ENV) build-asan/tests/fuzz/replay_$$n tests/fuzz/corpus/$$n; \
+	done
+
+fuzz:
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) CFLAGS="-O1 -g" \
+	    EXTRA_CFLAGS="$(FUZZ_FLAGS)" \
+	    EXTRA_LDFLAGS="-fsanitize=address,undefined" \
+	    $(FUZZ_NAMES:%=build-fuzz/tests/fuzz/fuzz_%)
+	@set -e; mkdir -p build-fuzz/crashes; for n in $(FUZZ_NAMES); do \
+	    mkdir -p tests/fuzz/corpus-work/$$n; dict=; \
+	    [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	    echo "== fuzz_$$n: $(FUZZ_SECONDS)s"; \
+	    $(FUZZ_ENV) build-fuzz/tests/fuzz/fuzz_$$n $$dict \
+	        -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+	        -rss_limit_mb=2048 -print_final_stats=1 \
+	        -artifact_prefix=build-fuzz/crashes/$$n- $(FUZZ_ARGS) \
+	        tests/fuzz/corpus-work/$$n tests/fuzz/corpus/$$n; \
+	done
 
 # make install: PREFIX, DESTDIR and SYSCONFDIR as above, and these.
 MANDIR		?= $(PREFIX)/share/man
@@ -200,7 +256,7 @@ format:
 	clang-format -i daemon/*.c daemon/*.h include/*.h tools/*.c
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 # The standard sbbench scenarios, 3 runs each: medians into
 # docs/PERFORMANCE.md (a few minutes; see docs/sbbench.md).

@@ -29,7 +29,7 @@
 #define SMTP_RULES_MAX		256
 #define SMTP_ADDRS_MAX		64	/* per rule, per kind */
 #define SMTP_RCPT_MAX		500	/* per mail */
-#define SMTP_REPLY_KEEP		200	/* bytes of the relay's last reply */
+#define SMTP_REPLY_KEEP		200	/* bytes of a relay's reply */
 
 enum smtp_starttls {
 	STARTTLS_TRY = 0,	/* if the relay offers it */

@@ -28,9 +28,9 @@
 #include "render.h"
 #include "sb_protocol.h"
 
-#define WEBHOOK_BODY_KEEP	256	/* bytes of an answer kept for errors */
+#define WEBHOOK_BODY_KEEP	256	/* bytes of an answer kept */
 #define WEBHOOK_HEADERS_MAX	32
-#define WEBHOOK_SLACK_TEXT_MAX	3000	/* Slack's limit for a section */
+#define WEBHOOK_SLACK_TEXT_MAX	3000	/* Slack's, for a section */
 #define WEBHOOK_RETRY_AFTER_MAX	(24 * 3600)	/* seconds */
 
 enum webhook_format {
@@ -46,12 +46,12 @@ static const char *const webhook_formats[] = { "json", "slack",
 /* A header, its value given in the config or read from a file. */
 struct webhook_header {
 	char	*name;
-	char	*value;		/* NULL until read when from a file */
+	char	*value;		/* NULL when from a file */
 	char	*file;
 };
 
 struct webhook_args {
-	char			*url;		/* NULL when url_file */
+	char			*url;		/* or url_file */
 	char			*url_file;
 	enum webhook_format	 format;
 	struct webhook_header	 headers[WEBHOOK_HEADERS_MAX];
@@ -82,8 +82,8 @@ struct webhook {
 	struct channel		*ch;
 	const struct webhook_args *args;
 	struct curl_loop	*loop;
-	char			*url;		/* owned; maybe a secret */
-	char			**header_lines;	/* "Name: value", owned */
+	char			*url;		/* maybe a secret */
+	char			**header_lines;	/* "Name: value" */
 	size_t			 nheader_lines;
 	struct render_ack	 ack;
 	struct webhook_reqs	 reqs;
@@ -348,7 +348,8 @@ webhook_check_headers(const char *name, const config_setting_t *group,
 		if ((h->name = strdup(hname)) == NULL ||
 		    (files ? (h->file = strdup(v)) : (h->value = strdup(v))) ==
 		    NULL) {
-			config_error(errs, e, "channel %s: out of memory", name);
+			config_error(errs, e, "channel %s: out of memory",
+			    name);
 			return (-1);
 		}
 	}
@@ -1121,7 +1122,8 @@ webhook_gen_teams(struct webhook_text *t, struct wgen *w)
 	wg_ok(w, yajl_gen_null(w->g));
 	wg_str(w, "content");
 	wg_map(w, 1);
-	wg_kv(w, "$schema", "http://adaptivecards.io/schemas/adaptive-card.json");
+	wg_kv(w, "$schema",
+	    "http://adaptivecards.io/schemas/adaptive-card.json");
 	wg_kv(w, "type", "AdaptiveCard");
 	wg_kv(w, "version", "1.4");
 	wg_str(w, "body");

@@ -83,8 +83,10 @@ auth_key_check(const char *s, char *err, size_t errlen)
 		return (-1);
 	}
 	if (zmq_z85_decode(bin, s) == NULL) {
-		snprintf(err, errlen, "'%s' is not a CURVE key: not Z85 "
-		    "(0-9 a-z A-Z and .-:+=^!/*?&<>()[]{}@%%$#)", s);
+		snprintf(err, errlen, "'%s' is not a CURVE key: not the "
+		    "Z85 of 32 bytes (a character outside Z85's 0-9 a-z A-Z "
+		    ".-:+=^!/*?&<>()[]{}@%%$#, or a group of five too large)",
+		    s);
 		return (-1);
 	}
 	return (0);
@@ -133,7 +135,8 @@ auth_key_parse(const char *buf, size_t len, uint8_t out[AUTH_KEY_BYTES],
 		if (zmq_z85_decode(out, line) == NULL) {
 			explicit_bzero(line, sizeof(line));
 			snprintf(err, errlen, "line %d: not a Z85 key (a "
-			    "character outside Z85's alphabet)", lineno);
+			    "character outside Z85's alphabet, or a group of "
+			    "five too large)", lineno);
 			return (-1);
 		}
 		explicit_bzero(line, sizeof(line));

@@ -1,11 +1,11 @@
 /*
  * breaker.c: health probes and the circuit breaker of one channel, a state
- * machine of three states with one function each:
+ * machine of three states:
  *
- *	closed ── max_failures in a row ──▶ open ── interval ──▶ half-open
- *	  ▲                                   ▲                     │
- *	  └──────────── probe succeeds ───────┼─────────────────────┤
- *	                                      └─── probe fails ─────┘
+ *	closed    --(max_failures failures in a row)-->  open
+ *	open      --(interval)-->  half-open: one probe (or one trial delivery)
+ *	half-open --(it succeeds)-->  closed
+ *	half-open --(it fails)-->  open, for another interval
  *
  * Failures are delivery outcomes other than delivered, and failed probes.
  * A probe is the adapter's own asynchronous one (ops->probe: an HTTP HEAD,
@@ -32,7 +32,7 @@ struct breaker {
 	enum breaker_state	 state;
 	int			 failures;	/* in a row */
 	int			 probing;	/* a probe is running */
-	int			 trial;		/* the half-open delivery */
+	int			 trial;		/* half-open, no probe */
 	struct event		*timer;
 	int64_t			 since_ms;	/* wall clock */
 	int64_t			 opened_ms;	/* monotonic */
@@ -390,7 +390,8 @@ breaker_write_metrics(struct evbuffer *buf)
 {
 	static const char *const fams[][3] = {
 		{ "channel_breaker_state", "gauge", "Circuit breaker of a "
-		    "channel with health_check: 0 closed, 1 open, 2 half-open." },
+		    "channel with health_check: 0 closed, 1 open, "
+		    "2 half-open." },
 		{ "channel_breaker_opened_total", "counter", "Times a "
 		    "channel's circuit breaker opened." },
 		{ "channel_probes_total", "counter", "Health probes of a "

@@ -27,7 +27,7 @@ enum breaker_state {
 /* What may become of the delivery at the head of the queue. */
 enum breaker_verdict {
 	BREAKER_PASS = 0,	/* start it */
-	BREAKER_HOLD,		/* leave it queued until the breaker closes */
+	BREAKER_HOLD,		/* leave it queued until it closes */
 	BREAKER_SHED		/* fail it now: its fallback takes it */
 };
 

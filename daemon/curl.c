@@ -37,9 +37,9 @@ struct curl_loop {
 	CURLM				*multi;
 	struct event_base		*base;
 	struct event			*timer;
-	int				 running;	/* libcurl's count */
-	int				 depth;		/* in our callbacks */
-	int				 dead;		/* freed while in them */
+	int				 running;	/* libcurl's */
+	int				 depth;		/* in callbacks */
+	int				 dead;		/* freed in one */
 	TAILQ_HEAD(, curl_sock)		 socks;
 	TAILQ_HEAD(, curl_xfer)		 xfers;
 	int				 nxfers;

@@ -64,7 +64,8 @@ int	curl_opts_check(const char *channel, const config_setting_t *,
 	    struct curl_opts *, struct config_errors *);
 void	curl_opts_free(struct curl_opts *);
 /* Apply them and the channel's total timeout to an easy handle. */
-int	curl_opts_apply(CURL *, const struct curl_opts *, int64_t timeout_ms);
+int	curl_opts_apply(CURL *, const struct curl_opts *,
+	    int64_t timeout_ms);
 /* Log once at start that a channel does not verify TLS peers. */
 void	curl_opts_warn(const char *channel, const struct curl_opts *);
 /*

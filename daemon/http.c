@@ -24,6 +24,7 @@
 #include "acktoken.h"
 #include "adapter.h"
 #include "config.h"
+#include "dashboard.h"
 #include "dispatch.h"
 #include "envelope.h"
 #include "http.h"
@@ -82,6 +83,7 @@ static void	http_ack(struct http *, struct evhttp_request *,
 static int	http_ack_status(enum sb_error);
 
 static const struct http_route http_routes[] = {
+	{ "/", 0, HTTP_READ, "GET, HEAD", dashboard_serve },
 	{ "/metrics", 0, HTTP_READ, "GET, HEAD", http_metrics },
 	{ "/healthz", 0, HTTP_READ, "GET, HEAD", http_healthz },
 	{ "/v1/status", 0, HTTP_READ, "GET, HEAD", http_status },
@@ -237,7 +239,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		return;
 	}
 	http_text(req, 404, "nothing at this path; switchboardd serves "
-	    "/metrics, /healthz, /v1/status and /v1/ack/ID?t=TOKEN\n");
+	    "/ (the dashboard), /metrics, /healthz, /v1/status and "
+	    "/v1/ack/ID?t=TOKEN\n");
 }
 
 /* Send a reply; body may be NULL. No answer here is to be cached. */

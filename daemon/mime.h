@@ -16,12 +16,12 @@ struct evbuffer;
 struct mime_message {
 	const char		*from_name;	/* UTF-8 or NULL */
 	const char		*from_addr;
-	const char *const	*to;		/* addresses; the header only */
+	const char *const	*to;		/* addresses for the header */
 	size_t			 nto;
 	const char		*subject;	/* UTF-8, one line */
 	const char		*body;		/* UTF-8 */
 	int64_t			 date_ms;	/* wall clock */
-	const char		*message_id;	/* "local@domain", no <> */
+	const char		*message_id;	/* "local@domain" */
 	/* Further headers: ASCII names and values (values made one line). */
 	const char		*hname[MIME_HEADERS_MAX];
 	const char		*hvalue[MIME_HEADERS_MAX];

@@ -91,8 +91,8 @@ render_template_one(const char *channel, const config_setting_t *t,
 		return (-1);
 	}
 	if ((*out = template_compile(text, why, sizeof(why))) == NULL) {
-		config_error(errs, s != NULL ? s : t, "channel %s: template.%s: "
-		    "%s", channel, key, why);
+		config_error(errs, s != NULL ? s : t, "channel %s: "
+		    "template.%s: %s", channel, key, why);
 		return (-1);
 	}
 	return (0);

@@ -39,14 +39,15 @@ struct template;
  * Writes value (len bytes) to out, escaped for a target format. Literal
  * text of a template is the admin's own and is copied as written.
  */
-typedef int	(*template_escape_fn)(struct evbuffer *out, const char *value,
-		    size_t len);
+typedef int	(*template_escape_fn)(struct evbuffer *out,
+		    const char *value, size_t len);
 
 /*
  * Compile text. Returns NULL with err saying what and where ("unknown
  * placeholder {{sujbect}} at offset 5 (known: subject, body, ...)").
  */
-struct template	*template_compile(const char *text, char *err, size_t errlen);
+struct template	*template_compile(const char *text, char *err,
+		    size_t errlen);
 void		 template_free(struct template *);
 /* Whether the template has the placeholder somewhere. */
 int		 template_uses(const struct template *, enum template_field);

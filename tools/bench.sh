@@ -28,7 +28,9 @@ HERE=$(dirname "$0")
 # What every run does: 3 s at full speed, then 3 s at half the rate it
 # reached (for latency), then the raw baseline: 2 s of echo at full speed
 # and 1 s of REQ/REP round trips.
-COMMON=${BENCH_COMMON:-"-d 3 --paced 0.5 --paced-seconds 3 --raw-seconds 2 -w 500 -s 256"}
+DEFAULT_COMMON="-d 3 --paced 0.5 --paced-seconds 3 --raw-seconds 2 -w 500
+	-s 256"
+COMMON=${BENCH_COMMON:-$DEFAULT_COMMON}
 BASE="--transport tcp --spool-sync normal -m realtime=50,batch=30,interactive=20
 	--routes 10 --channels 1"
 
@@ -61,10 +63,14 @@ MACHINE=$OUT/machine.txt
 	echo "kernel=$(uname -sr)"
 	echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "load_start=$(cut -d ' ' -f 1-3 /proc/loadavg)"
-	echo "tree=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(
-	    git diff --quiet HEAD 2>/dev/null || echo ' with uncommitted changes')"
+	dirty=$(git diff --quiet HEAD 2>/dev/null ||
+	    echo ' with uncommitted changes')
+	echo "tree=$(git rev-parse --short HEAD 2>/dev/null ||
+	    echo unknown)$dirty"
 	echo "runs=$RUNS"
-	echo "common=$COMMON"
+	# shellcheck disable=SC2086,SC2116 # words joined on one line
+	echo "common=$(echo $COMMON)"
+	# shellcheck disable=SC2086,SC2116 # words joined on one line
 	echo "base=$(echo $BASE)"
 } > "$MACHINE"
 

@@ -216,7 +216,8 @@ def routes_lines(by_label):
     if base is None or big is None or None in (base.ratio, big.ratio,
                                                base.rate, big.rate):
         return []
-    out = ["", "Routing cost (throughput loss = 1 − ratio to the raw echo):", ""]
+    out = ["", "Routing cost (throughput loss = 1 − ratio to the raw echo):",
+           ""]
     rows = [by_label[k] for k in ("base", "routes-1000", "routes-10000")
             if k in by_label and by_label[k].rate]
     for s in rows:

@@ -54,7 +54,8 @@ struct report_tally {
 	uint64_t	retried;	/* took more than one attempt */
 	uint64_t	attempts;
 	uint64_t	finished;	/* not pending */
-	uint64_t	timed;		/* finished, with a measurable deadline */
+	uint64_t	timed;		/* finished, with a deadline to
+					   measure */
 	uint64_t	on_time;	/* of timed: delivered within it */
 	uint64_t	in_time;	/* of finished: delivered, and on time
 					   where that can be measured */

@@ -145,7 +145,7 @@ html_style(FILE *f)
 {
 	fputs("<style>\n"
 	    "body{font:14px/1.45 \"DejaVu Sans\",system-ui,sans-serif;"
-	    "color:#1d2330;margin:24px auto;max-width:1120px;padding:0 16px}\n"
+	    "color:#1d2330;margin:24px auto;max-width:1240px;padding:0 16px}\n"
 	    "h1{font-size:22px;margin:0 0 4px}\n"
 	    "h2{font-size:17px;margin:28px 0 8px;padding-bottom:4px;"
 	    "border-bottom:1px solid #cfd5de}\n"
@@ -155,11 +155,13 @@ html_style(FILE *f)
 	    ".wide{overflow-x:auto}\n"
 	    "table{border-collapse:collapse;font-variant-numeric:"
 	    "tabular-nums;margin:4px 0 8px}\n"
-	    "th,td{padding:3px 9px;border-bottom:1px solid #e6e9ee;"
+	    "th,td{padding:3px 7px;border-bottom:1px solid #e6e9ee;"
 	    "text-align:right;white-space:nowrap}\n"
 	    "th{background:#f3f5f8;font-weight:600}\n"
 	    "th:first-child,td:first-child{text-align:left}\n"
 	    "td.na{color:#8a93a3}\n"
+	    "td[data-k=mode],td[data-k=goal]{text-align:left}\n"
+	    "svg{max-width:100%;height:auto}\n"
 	    ".cards{display:flex;flex-wrap:wrap;gap:12px;margin:16px 0}\n"
 	    ".card{border:1px solid #cfd5de;border-radius:6px;"
 	    "padding:8px 14px;min-width:150px}\n"
@@ -745,7 +747,8 @@ html_chart(FILE *f, const struct html_chart *ch)
 			max = total;
 	}
 	most = max;
-	max = html_nice(max < 4 ? 4 : max);
+	/* Four gridlines a round step apart. */
+	max = 4 * html_nice((max + 3) / 4 > 0 ? (max + 3) / 4 : 1);
 	fprintf(f, "<figure id=\"%s\"><h3>", ch->id);
 	html_esc(f, ch->title);
 	fprintf(f, "</h3>\n");
@@ -756,7 +759,8 @@ html_chart(FILE *f, const struct html_chart *ch)
 	for (g = 0; g <= 4; g++) {
 		y = top + ph - (double)ph * g / 4;
 		fprintf(f, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
-		    "y2=\"%.1f\"/><text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">"
+		    "y2=\"%.1f\"/><text x=\"%d\" y=\"%.1f\" "
+		    "text-anchor=\"end\">"
 		    "%llu</text>\n", g == 0 ? "axis" : "grid", left,
 		    left + pw, y, y, left - 6, y + 4,
 		    (unsigned long long)(max * (uint64_t)g / 4));
@@ -790,9 +794,9 @@ html_chart(FILE *f, const struct html_chart *ch)
 			y0 += n;
 		}
 		if (total > 0 && band >= 14)
-			fprintf(f, "<text class=\"total\" x=\"%.1f\" y=\"%.1f\" "
-			    "text-anchor=\"middle\">%llu</text>\n", x + bw / 2,
-			    top + ph - (double)ph * (double)total /
+			fprintf(f, "<text class=\"total\" x=\"%.1f\" "
+			    "y=\"%.1f\" text-anchor=\"middle\">%llu</text>\n",
+			    x + bw / 2, top + ph - (double)ph * (double)total /
 			    (double)max - 3, (unsigned long long)total);
 		if (i % every == 0) {
 			fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\""

@@ -227,7 +227,8 @@ text_scores(FILE *f, const char *what, const struct report_score *s,
 		    (unsigned long long)s[i].notices,
 		    (unsigned long long)s[i].scored, mean);
 		for (k = 0; k < 5; k++)
-			fprintf(f, " %4llu", (unsigned long long)s[i].counts[k]);
+			fprintf(f, " %4llu",
+			    (unsigned long long)s[i].counts[k]);
 		fprintf(f, "\n");
 	}
 }

@@ -51,8 +51,8 @@
 #include "sb_protocol.h"
 
 /* Exit codes: documented in docs/sbbench.md. */
-#define BENCH_EXIT_OK		0	/* every notice sent was answered ok */
-#define BENCH_EXIT_FAIL		1	/* a run with failures, losses, a crash */
+#define BENCH_EXIT_OK		0	/* every notice answered ok */
+#define BENCH_EXIT_FAIL		1	/* failures, losses, a crash */
 #define BENCH_EXIT_USAGE	2	/* bad usage, or no run at all */
 
 #define BENCH_PUB_CHANNEL	"bench-pub"
@@ -61,11 +61,11 @@
 /* Stands in for the send time in a request template: 20 digits wide. */
 #define BENCH_STAMP_MARK	"SBBENCHSTAMPXXXXXXXX"
 #define BENCH_STAMP_LEN		20
-#define BENCH_QUEUE_MAX		1000000	/* per channel: never the limit */
+#define BENCH_QUEUE_MAX		1000000	/* never the limit */
 #define BENCH_WRAPPER_ARGS	30
-#define BENCH_ERROR_MAX		400	/* bytes of a failure reply kept */
-#define BENCH_SLOW_JOIN_S	5.0	/* for the SUB to see its first notice */
-#define BENCH_ARRIVAL_GRACE_MS	300	/* arrivals quiet this long: all in */
+#define BENCH_ERROR_MAX		400	/* bytes of a failure kept */
+#define BENCH_SLOW_JOIN_S	5.0	/* for the SUB's first notice */
+#define BENCH_ARRIVAL_GRACE_MS	300	/* quiet this long: done */
 
 /* The routing frame a request carries and its reply brings back. */
 struct bench_stamp {
@@ -82,7 +82,7 @@ struct bench_opts {
 	double		 seconds;	/* -d */
 	int		 window;
 	double		 rate;		/* -r; 0: full speed */
-	double		 paced;		/* --paced: fraction of full speed */
+	double		 paced;		/* of full speed */
 	double		 paced_seconds;
 	size_t		 body_size;
 	unsigned	 mix[CLASS_COUNT];
@@ -189,7 +189,7 @@ enum bench_key { KEY_NONE, KEY_OK, KEY_CLASS, KEY_TAGS, KEY_STAMP };
 
 struct bench_parse {
 	int		 depth;
-	int		 in_tags;	/* inside the top-level "tags" map */
+	int		 in_tags;	/* in the top-level "tags" */
 	enum bench_key	 key;
 	int		 need_class;
 	int		 need_stamp;
@@ -209,13 +209,13 @@ static struct {
 	pid_t			 daemon;
 	int			 daemon_status;
 	struct rusage		 daemon_usage;	/* its whole life */
-	struct rusage		 client_usage;	/* up to the baseline */
+	struct rusage		 client_usage;	/* to the baseline */
 	int			 daemon_stopped;
 	int			 daemon_warnings;
 	char			 daemon_warning[256];
 	struct bench_msg	 msgs[CLASS_COUNT];
-	int			 wrr[CLASS_COUNT];	/* class schedule */
-	char			*reply;		/* a real ok reply, for raw */
+	int			 wrr[CLASS_COUNT];	/* the mix */
+	char			*reply;		/* for the raw echo */
 	size_t			 reply_len;
 	struct bench_sub	 sub;
 	struct bench_raw	 raw;
@@ -460,7 +460,8 @@ bench_options(int argc, char **argv)
 			o->count_given = 1;
 			break;
 		case 'd':
-			bad = bench_opt_num("-d", optarg, 0.1, 86400, &o->seconds);
+			bad = bench_opt_num("-d", optarg, 0.1, 86400,
+			    &o->seconds);
 			break;
 		case 'w':
 			bad = bench_opt_num("-w", optarg, 1, 1000000, &v);
@@ -574,8 +575,8 @@ bench_opt_num(const char *opt, const char *s, double min, double max,
 		return (1);
 	}
 	if (v < min || v > max) {
-		bench_usage_error("%s: %s is out of range (%g to %g)", opt, s,
-		    min, max);
+		bench_usage_error("%s: %s is out of range (%.10g to %.10g)",
+		    opt, s, min, max);
 		return (1);
 	}
 	*out = v;
@@ -681,6 +682,14 @@ bench_setup(char *err, size_t errlen)
 		bench_errf(err, errlen, "--dir %s: cannot make a directory "
 		    "there: %s", bb.o.dir, strerror(errno));
 		bb.dir[0] = '\0';
+		return (-1);
+	}
+	/* sun_path holds 107 bytes; the longest name is "/raw-1.ipc". */
+	if (bb.o.ipc && strlen(bb.dir) + sizeof("/raw-1.ipc") > 108) {
+		bench_errf(err, errlen, "--dir %s: too long for ipc:// paths "
+		    "(%zu bytes; at most %zu with the directory sbbench makes "
+		    "there)", bb.o.dir, strlen(bb.o.dir), 108 -
+		    sizeof("/raw-1.ipc") - sizeof("/sbb-XXXXXX") + 1);
 		return (-1);
 	}
 	if (bench_msgs_build(err, errlen) == -1)
@@ -877,8 +886,8 @@ bench_daemon_start(char *err, size_t errlen)
 	if (bench_config_write(conf, err, errlen) == -1)
 		return (-1);
 	if (bench_daemon_path(path, sizeof(path)) == -1) {
-		bench_errf(err, errlen, "cannot find switchboardd: set SB_BUILD "
-		    "to the directory it was built in");
+		bench_errf(err, errlen, "cannot find switchboardd: set "
+		    "SB_BUILD to the directory it was built in");
 		return (-1);
 	}
 	if (access(path, X_OK) == -1) {
@@ -1087,7 +1096,8 @@ bench_cleanup(int failed)
 		return;
 	fd = dirfd(d);
 	while ((de = readdir(d)) != NULL)
-		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
 			unlinkat(fd, de->d_name, 0);
 	closedir(d);
 	rmdir(bb.dir);
@@ -1825,7 +1835,8 @@ bench_raw_start(char *err, size_t errlen)
 	r->running = 1;
 	return (0);
 fail:
-	bench_errf(err, errlen, "raw server on %s: %s", ep, zmq_strerror(errno));
+	bench_errf(err, errlen, "raw server on %s: %s", ep,
+	    zmq_strerror(errno));
 	return (-1);
 }
 
@@ -1917,7 +1928,7 @@ samples_add(struct samples *s, uint64_t v)
 	if (s->n == s->cap) {
 		cap = s->cap ? s->cap * 2 : 65536;
 		if ((nv = realloc(s->v, cap * sizeof(*nv))) == NULL)
-			return;	/* the percentiles stand on fewer samples */
+			return;	/* percentiles on fewer samples */
 		s->v = nv;
 		s->cap = cap;
 	}
@@ -2237,7 +2248,8 @@ bench_json(void)
 		bench_json_str(g, "daemon_sys_s");
 		bench_json_num(g, "%.3f", bench_cpu(&bb.daemon_usage, 1));
 		bench_json_str(g, "published");
-		bench_json_num(g, "%llu", (unsigned long long)bench_published());
+		bench_json_num(g, "%llu",
+		    (unsigned long long)bench_published());
 	}
 	bench_json_str(g, "client_cpu_s");
 	bench_json_num(g, "%.3f", bench_cpu(&bb.client_usage, 0) +

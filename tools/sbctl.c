@@ -1500,17 +1500,23 @@ struct sbctl_table {
 	size_t	 ncols;
 	char	**cells;
 	size_t	 ncells;
+	size_t	 size;
 };
 
 static void
 sbctl_table_add(struct sbctl_table *t, const char *cell)
 {
 	char **grown;
+	size_t size;
 
-	if ((grown = reallocarray(t->cells, t->ncells + 1,
-	    sizeof(*t->cells))) == NULL)
-		return;
-	t->cells = grown;
+	if (t->ncells == t->size) {
+		size = t->size == 0 ? 64 : t->size * 2;
+		if ((grown = reallocarray(t->cells, size,
+		    sizeof(*t->cells))) == NULL)
+			return;
+		t->cells = grown;
+		t->size = size;
+	}
 	if ((t->cells[t->ncells] = strdup(cell != NULL ? cell : "-")) != NULL)
 		t->ncells++;
 }
@@ -1543,7 +1549,7 @@ sbctl_table_free(struct sbctl_table *t)
 		free(t->cells[i]);
 	free(t->cells);
 	t->cells = NULL;
-	t->ncells = 0;
+	t->ncells = t->size = 0;
 }
 
 static void

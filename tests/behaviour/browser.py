@@ -5,7 +5,7 @@ load() takes a screenshot and returns the DOM after the page's scripts
 ran (--virtual-time-budget lets timers such as a dashboard's polling
 fire). Each run gets a fresh profile, and every host name but localhost
 resolves to nothing, so a page that tried to fetch from elsewhere would
-show it. cells() and friends read figures out of the DOM by the names the
+show it (only 127.0.0.1 and localhost are reached). cells() and friends read figures out of the DOM by the names the
 pages give them (data-name on rows, data-k on cells, ids)."""
 
 import os
@@ -19,7 +19,8 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
          "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync",
          "--disable-default-apps", "--mute-audio",
-         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost"]
+         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE localhost , "
+         "EXCLUDE 127.0.0.1"]
 TIMEOUT = 120
 
 
@@ -36,6 +37,8 @@ def _run(url, extra, workdir):
         shutil.rmtree(profile, ignore_errors=True)
     assert r.returncode == 0, "chromium exited %d:\n%s" % (r.returncode,
                                                            r.stderr[-4000:])
+    # Chromium exits 0 even when the page did not load.
+    assert "Page load failed" not in r.stderr, r.stderr[-4000:]
     return r
 
 
@@ -69,20 +72,26 @@ class _Cells(HTMLParser):
                 return a[key]
         return None
 
+    VOID = ("area", "base", "br", "col", "embed", "hr", "img", "input",
+            "link", "meta", "source", "track", "wbr")
+
     def handle_starttag(self, tag, attrs):
-        a = dict(attrs)
-        if tag in ("br", "meta", "link", "img", "input", "hr", "col",
-                   "line", "rect", "path", "circle"):
+        if tag in self.VOID:
             return
+        a = dict(attrs)
         self.stack.append((tag, a))
-        if tag in ("td", "th", "p", "span", "b", "div", "li") and \
-                "data-k" in a:
+        if "data-k" in a:
             self.cell = (self._nearest("id", "table") or
                          self._nearest("id"),
                          self._nearest("data-name"), a["data-k"])
             self.buf = []
 
+    def handle_startendtag(self, tag, attrs):
+        pass    # <line/>, <rect/>: no text, nothing to close
+
     def handle_endtag(self, tag):
+        if not any(t == tag for t, _ in self.stack):
+            return
         while self.stack:
             t, a = self.stack.pop()
             if self.cell is not None and "data-k" in a:

@@ -19,7 +19,7 @@
 
 /* The scripted adapter: what deliveries and probes do. */
 static struct {
-	enum delivery_outcome	 outcome;	/* of the next deliveries */
+	enum delivery_outcome	 outcome;	/* of deliveries */
 	int			 delivered;	/* deliver calls */
 	int			 probes;	/* probe calls */
 	int			 probe_running;
