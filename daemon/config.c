@@ -524,6 +524,8 @@ static void		 config_load_route(struct config *, struct route *,
 static void		 config_load_routes(struct config *,
 			    struct config_errors *);
 static void		 config_free_rules(struct config *);
+static void		 config_check_route_names(struct config *,
+			    const config_setting_t *, struct config_errors *);
 static void		 config_check_reach(struct config *,
 			    struct config_errors *);
 static void		 config_check_http(struct config *,
@@ -1693,7 +1695,6 @@ config_load_routes(struct config *cf, struct config_errors *errs)
 	const config_setting_t *s, *e;
 	struct route *r;
 	int i, n;
-	size_t j;
 
 	if ((s = config_lookup(&cf->lc, "routes")) == NULL) {
 		config_error(errs, config_root_setting(&cf->lc), "no routes: "
@@ -1726,13 +1727,44 @@ config_load_routes(struct config *cf, struct config_errors *errs)
 			continue;
 		}
 		config_load_route(cf, r, e, (size_t)i, errs);
-		for (j = 0; r->name != NULL && j + 1 < cf->nroutes; j++)
-			if (cf->routes[j].name != NULL &&
-			    strcmp(cf->routes[j].name, r->name) == 0)
-				config_error(errs, e, "route name '%s' is "
-				    "already used by the route at line %d",
-				    r->name, cf->routes[j].line);
 	}
+	config_check_route_names(cf, s, errs);
+}
+
+static int
+config_route_cmp(const void *a, const void *b)
+{
+	const struct route *ra = *(const struct route *const *)a;
+	const struct route *rb = *(const struct route *const *)b;
+	int c = strcmp(ra->name, rb->name);
+
+	return (c != 0 ? c : ra->line - rb->line);
+}
+
+/*
+ * Route names must be unique. Sorted, a repeat sits next to its first use:
+ * O(n log n), so that 10,000 routes load (and reload) quickly.
+ */
+static void
+config_check_route_names(struct config *cf, const config_setting_t *list,
+    struct config_errors *errs)
+{
+	const struct route **sorted;
+	size_t i, n = 0;
+
+	if ((sorted = calloc(cf->nroutes, sizeof(*sorted))) == NULL)
+		return;
+	for (i = 0; i < cf->nroutes; i++)
+		if (cf->routes[i].name != NULL)
+			sorted[n++] = &cf->routes[i];
+	qsort(sorted, n, sizeof(*sorted), config_route_cmp);
+	for (i = 1; i < n; i++)
+		if (strcmp(sorted[i]->name, sorted[i - 1]->name) == 0)
+			config_error(errs, config_setting_get_elem(list,
+			    (unsigned)(sorted[i] - cf->routes)), "route name "
+			    "'%s' is already used by the route at line %d",
+			    sorted[i]->name, sorted[i - 1]->line);
+	free(sorted);
 }
 
 /*

@@ -161,6 +161,8 @@ class Scenario:
         self.cpu = median((r["daemon_cpu_s"] * 1e6 / r["published"])
                           if r.get("published") else None for r in runs)
         self.warnings = sum(r.get("daemon_warnings", 0) for r in runs)
+        self.first_warning = next((r["daemon_first_warning"] for r in runs
+                                   if r.get("daemon_first_warning")), "")
         self.bad_exit = sum(1 for r in runs if r.get("daemon_exit") != 0)
 
     def throughput_ok(self):
@@ -271,8 +273,9 @@ def cmd_table(results, machine_path, doc):
             notes.append("%s: the daemon did not exit 0 in %d runs" % (
                 s.label, s.bad_exit))
         if s.warnings:
-            notes.append("%s: %d daemon warnings over its runs" % (
-                s.label, s.warnings))
+            notes.append("%s: %d daemon warnings over its runs, the first: "
+                         "`%s`" % (s.label, s.warnings,
+                                   s.first_warning[:120].replace("`", "'")))
     if notes:
         out += ["", "Trouble during the runs:", ""]
         out += ["- " + n for n in notes]

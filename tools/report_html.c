@@ -62,6 +62,7 @@ static void	html_ms(FILE *, const char *, const struct report_dist *, int);
 static void	html_chart(FILE *, const struct html_chart *);
 static void	html_legend(FILE *, const struct html_chart *);
 static uint64_t	html_nice(uint64_t);
+static void	html_count(uint64_t, char *, size_t);
 
 int
 report_write_html(FILE *f, const struct report *r)
@@ -710,6 +711,18 @@ html_nice(uint64_t n)
 	}
 }
 
+/* An axis label: 2500, 10k, 2.5M. */
+static void
+html_count(uint64_t n, char *buf, size_t len)
+{
+	if (n < 10000)
+		snprintf(buf, len, "%llu", (unsigned long long)n);
+	else if (n < 10000000)
+		snprintf(buf, len, "%gk", (double)n / 1e3);
+	else
+		snprintf(buf, len, "%gM", (double)n / 1e6);
+}
+
 static void
 html_legend(FILE *f, const struct html_chart *ch)
 {
@@ -738,6 +751,7 @@ html_chart(FILE *f, const struct html_chart *ch)
 	uint64_t total, max = 0, y0, most;
 	double band, bw, x, y, h;
 	size_t i, s, every;
+	char tick[24], label[24];
 	int g;
 
 	for (i = 0; i < ch->ncats; i++) {
@@ -758,12 +772,12 @@ html_chart(FILE *f, const struct html_chart *ch)
 	    ch->height, ch->width, ch->height);
 	for (g = 0; g <= 4; g++) {
 		y = top + ph - (double)ph * g / 4;
+		html_count(max * (uint64_t)g / 4, tick, sizeof(tick));
 		fprintf(f, "<line class=\"%s\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" "
 		    "y2=\"%.1f\"/><text x=\"%d\" y=\"%.1f\" "
 		    "text-anchor=\"end\">"
-		    "%llu</text>\n", g == 0 ? "axis" : "grid", left,
-		    left + pw, y, y, left - 6, y + 4,
-		    (unsigned long long)(max * (uint64_t)g / 4));
+		    "%s</text>\n", g == 0 ? "axis" : "grid", left,
+		    left + pw, y, y, left - 6, y + 4, tick);
 	}
 	band = ch->ncats > 0 ? (double)pw / (double)ch->ncats : pw;
 	bw = band * 0.72;
@@ -793,11 +807,14 @@ html_chart(FILE *f, const struct html_chart *ch)
 			    (unsigned long long)n);
 			y0 += n;
 		}
-		if (total > 0 && band >= 14)
+		/* A total that would not fit over its bar is in the tooltip. */
+		snprintf(label, sizeof(label), "%llu",
+		    (unsigned long long)total);
+		if (total > 0 && band >= 7.0 * (double)strlen(label) + 4)
 			fprintf(f, "<text class=\"total\" x=\"%.1f\" "
-			    "y=\"%.1f\" text-anchor=\"middle\">%llu</text>\n",
+			    "y=\"%.1f\" text-anchor=\"middle\">%s</text>\n",
 			    x + bw / 2, top + ph - (double)ph * (double)total /
-			    (double)max - 3, (unsigned long long)total);
+			    (double)max - 3, label);
 		if (i % every == 0) {
 			fprintf(f, "<text x=\"%.1f\" y=\"%d\" text-anchor=\""
 			    "middle\">", x + bw / 2, top + ph + 15);

@@ -441,9 +441,9 @@ def test_escalation_chain_acks_and_expiry(sb):
         assert [(lv, rd) for lv, rd, _ in fired][:k] == want, fired
         assert all(at <= row["acked_ms"] for _, _, at in fired), \
             "%s: a step fired after its ack: %r" % (nid, fired)
-        got = lambda: sorted(steps(d, "lead", nid) + steps(d, "boss", nid))
-        wait_until(lambda: got() == sorted((lv, rd) for lv, rd, _ in
-                                           fired),
+        recorded = sorted((lv, rd) for lv, rd, _ in fired)
+        wait_until(lambda: sorted(steps(d, "lead", nid) +
+                                  steps(d, "boss", nid)) == recorded,
                    what="the deliveries of %s's steps" % nid, daemon=d)
         assert not expired_notice(d, nid), "%s expired after its ack" % nid
 
@@ -552,9 +552,8 @@ def test_caps_demote_reject_and_urgent_bypass(sb):
 
     assert check_ok(send("press-1", source="press-office"))["class"] == \
         "batch"
-    err = check_error(send("press-2", source="press-office",
-                           priority="high"), "rate_limited",
-                      words=["limit 'press'", "at most 1 notice"])
+    check_error(send("press-2", source="press-office", priority="high"),
+                "rate_limited", words=["limit 'press'", "at most 1 notice"])
     assert send("press-3", source="press-office")["error"]["code"] == \
         "rate_limited"
     # urgent_bypass: urgent passes a full cap, and keeps its class.
@@ -571,8 +570,8 @@ def test_caps_demote_reject_and_urgent_bypass(sb):
     in_digest = {x["id"] for x in got if "digest_id" in x}
     assert in_digest == {"cap-3", "cap-4", "press-1"}, in_digest
     assert "demoted id=cap-3 from=realtime to=batch" in d.log()
-    assert "press-2" not in str(spool(d, "SELECT id FROM notices"))
-    assert err["message"], err
+    kept = {nid for (nid,) in spool(d, "SELECT id FROM notices")}
+    assert kept == want, "a refused notice was kept: %r" % (kept - want)
 
 
 # --- restarts ----------------------------------------------------------------
@@ -684,7 +683,9 @@ def test_restart_mid_batch_window(sb):
         assert ids_in(d.path("feed.jsonl")) == xs
     restart_ms = wall_ms()
     d2 = restart(sb, d, "2")
-    got = lambda: read_jsonl(d.path("got.jsonl"), digests=True)
+    def got():
+        return read_jsonl(d.path("got.jsonl"), digests=True)
+
     wait_until(lambda: len(got()) == 2 and
                len(lines(d2, "feed")) == 6,
                what="both digests on hook and y on feed", daemon=d2)
@@ -794,8 +795,9 @@ def test_reload_under_load_exactly_once(sb):
     assert "channel replaced name=chg" in log
     assert "channel removed name=tmp" in log
     # Every version's channels were used: the reloads really overlapped.
-    used = {ch for _, ch in pairs}
-    assert {"tmp%d" % k for k in range(RELOADS + 1)} <= used, used
+    unused = {"tmp%d" % k for k in range(RELOADS + 1)} - \
+        {ch for _, ch in pairs}
+    assert not unused, "no notice went to %s" % sorted(unused)
 
 
 def test_broken_reload_keeps_the_running_config(sb):
@@ -867,4 +869,6 @@ def test_quiet_hours_release_at_window_end(quiet_run):
     assert ids_in(d.path("desk.jsonl")).count("q-held") == 1
     rows = spool(d, "SELECT d.delivered_ms FROM deliveries d JOIN notices "
                  "n ON n.seq = d.notice_seq WHERE n.id = 'q-held'")
-    assert rows[0][0] >= end.timestamp() * 1000, rows
+    # The hold is timed on the monotonic clock from a wall-clock end, so
+    # it may end a millisecond or two early by rounding; not more.
+    assert rows[0][0] >= end.timestamp() * 1000 - 10, rows

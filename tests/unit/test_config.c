@@ -424,9 +424,9 @@ test_error_cap(void **state)
 	assert_int_equal(errs.dropped, 100 - CONFIG_ERRORS_MAX);
 	/* In file order, each with its line. */
 	assert_non_null(strstr(errs.msgs[0], ":2: unknown option 'typo0' "
-	    "(expected one of: log_level, shutdown_timeout, timezone, notify, "
-	    "http, ingress, spool, status, classify, policies, escalations, "
-	    "limits, channels, routes)"));
+	    "(expected one of: log_level, shutdown_timeout, user, group, "
+	    "timezone, notify, http, ingress, spool, status, classify, "
+	    "policies, escalations, limits, channels, routes)"));
 	assert_non_null(strstr(errs.msgs[63], ":65: unknown option "
 	    "'typo63'"));
 	config_errors_clear(&errs);
