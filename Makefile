@@ -68,6 +68,12 @@ $(BUILD)/sbbench: $(BUILD)/tools/sbbench.o $(BUILD)/libsb.a
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/libsb.a
 	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS) -lcmocka
 
+# test_report tests sbctl report's modules, which are not in libsb.a.
+$(BUILD)/tests/unit/test_report.o: SB_CFLAGS += -Itools
+$(BUILD)/tests/unit/test_report: $(BUILD)/tests/unit/test_report.o \
+    $(REPORT_OBJS) $(BUILD)/libsb.a
+	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS) -lcmocka
+
 run: deps all
 	@mkdir -p var
 	$(BUILD)/switchboardd -f -c conf/switchboard.conf

@@ -50,6 +50,7 @@ static sqlite3_stmt *report_query(struct report_ctx *, const char *);
 static int	report_step(struct report_ctx *, sqlite3_stmt *);
 static int	report_fail(struct report_ctx *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+static int	report_oom(struct report_ctx *);
 static char	*report_col(sqlite3_stmt *, int);
 static int	report_days(struct report_ctx *);
 static int	report_notices(struct report_ctx *);
@@ -194,6 +195,14 @@ report_fail(struct report_ctx *ctx, const char *fmt, ...)
 	return (-1);
 }
 
+static int
+report_oom(struct report_ctx *ctx)
+{
+	snprintf(ctx->err, ctx->errlen, "cannot read spool %s: out of memory",
+	    ctx->r->spool_path);
+	return (-1);
+}
+
 /*
  * Read-only, never created: a report must not make an empty spool where
  * a path was mistyped. BEGIN makes the queries one snapshot.
@@ -231,8 +240,11 @@ report_check_spool(struct report_ctx *ctx, const char *path)
 	int app = 0;
 
 	if (report_has(ctx, "PRAGMA application_id", &app) == -1 ||
-	    report_has(ctx, "PRAGMA user_version", &ctx->r->schema) == -1)
+	    report_has(ctx, "PRAGMA user_version", &ctx->r->schema) == -1) {
+		snprintf(ctx->err, ctx->errlen, "%s is not a switchboard spool "
+		    "or is corrupt: %s", path, sqlite3_errmsg(ctx->db));
 		return (-1);
+	}
 	if (app != REPORT_APP_ID) {
 		snprintf(ctx->err, ctx->errlen, "%s is not a switchboard spool "
 		    "(its application_id is %d, not 0x%x)", path, app,
@@ -257,12 +269,12 @@ report_has(struct report_ctx *ctx, const char *sql, int *out)
 	int rc;
 
 	if (sqlite3_prepare_v2(ctx->db, sql, -1, &st, NULL) != SQLITE_OK)
-		return (report_fail(ctx, "%s", sql));
+		return (report_fail(ctx, "cannot run %s", sql));
 	if ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		*out = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW)
-		return (report_fail(ctx, "%s", sql));
+		return (report_fail(ctx, "cannot run %s", sql));
 	return (0);
 }
 
@@ -319,7 +331,7 @@ report_days(struct report_ctx *ctx)
 	while ((start = (int64_t)mktime(&tm) * 1000) < r->until_ms) {
 		if ((grown = reallocarray(r->days, r->ndays + 1,
 		    sizeof(*grown))) == NULL)
-			return (report_fail(ctx, "out of memory"));
+			return (report_oom(ctx));
 		r->days = grown;
 		memset(&r->days[r->ndays], 0, sizeof(*r->days));
 		r->days[r->ndays].start_ms = start;
@@ -408,14 +420,14 @@ report_channel_get(struct report_ctx *ctx, const char *name)
 			return (&r->channels[i]);
 	if ((grown = reallocarray(r->channels, r->nchannels + 1,
 	    sizeof(*grown))) == NULL) {
-		report_fail(ctx, "out of memory");
+		report_oom(ctx);
 		return (NULL);
 	}
 	r->channels = grown;
 	rc = &r->channels[r->nchannels];
 	memset(rc, 0, sizeof(*rc));
 	if ((rc->name = strdup(name)) == NULL) {
-		report_fail(ctx, "out of memory");
+		report_oom(ctx);
 		return (NULL);
 	}
 	r->nchannels++;
@@ -477,7 +489,7 @@ report_tally_row(struct report_ctx *ctx, struct report_tally *t,
 	if (delivered) {
 		t->delivered++;
 		if (dist_add(&t->time, ms < 0 ? 0 : ms) == -1)
-			return (report_fail(ctx, "out of memory"));
+			return (report_oom(ctx));
 	} else if (strcmp(state, "failed") == 0)
 		t->failed++;
 	else if (strcmp(state, "dead") == 0)
@@ -584,7 +596,7 @@ report_pilots(struct report_ctx *ctx)
 			continue;
 		if ((p = reallocarray(r->pilots, r->npilots + 1,
 		    sizeof(*p))) == NULL)
-			return (report_fail(ctx, "out of memory"));
+			return (report_oom(ctx));
 		r->pilots = p;
 		p = &r->pilots[r->npilots++];
 		memset(p, 0, sizeof(*p));
@@ -592,7 +604,7 @@ report_pilots(struct report_ctx *ctx)
 		    &report_delivery_scale;
 		p->percent = ctx->cf->channels[i].pilot_percent;
 		if ((p->channel = strdup(ctx->cf->channels[i].name)) == NULL)
-			return (report_fail(ctx, "out of memory"));
+			return (report_oom(ctx));
 		if (report_pilot(ctx, p) == -1)
 			return (-1);
 		report_verdict(p);
@@ -632,7 +644,7 @@ report_pilot(struct report_ctx *ctx, struct report_pilot *p)
 		if (!pilot && (p->nactive == 0 || strcmp(p->active[p->nactive -
 		    1], name) != 0) && report_strings_add(&p->active,
 		    &p->nactive, name) == -1) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 		if ((rc = report_tally_row(ctx, pilot ? &p->pilot : &p->others,
@@ -651,7 +663,7 @@ report_pilot(struct report_ctx *ctx, struct report_pilot *p)
 			if (strcmp(ctx->cf->channels[rt->channels[j]].name,
 			    p->channel) == 0 && report_strings_add(&p->routes,
 			    &p->nroutes, rt->name) == -1)
-				return (report_fail(ctx, "out of memory"));
+				return (report_oom(ctx));
 	}
 	return (0);
 }
@@ -671,7 +683,7 @@ report_pilot_routes(struct report_ctx *ctx, struct report_pilot *p)
 	while ((rc = report_step(ctx, st)) == 1)
 		if (report_strings_add(&p->routes, &p->nroutes,
 		    report_col(st, 0)) == -1) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 	sqlite3_finalize(st);
@@ -710,6 +722,7 @@ report_verdict(struct report_pilot *p)
 	se = sqrt(pool * (1 - pool) * (1.0 / (double)a->finished +
 	    1.0 / (double)b->finished));
 	p->z = se > 0 ? (pa - pb) / se : 0;
+	p->has_z = se > 0;
 	if (p->z >= REPORT_Z) {
 		p->verdict = REPORT_BETTER;
 		why = "a difference beyond chance";
@@ -756,7 +769,7 @@ report_goals(struct report_ctx *ctx)
 	while ((rc = report_step(ctx, st)) == 1) {
 		if ((g = reallocarray(r->goals, r->ngoals + 1,
 		    sizeof(*g))) == NULL) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 		r->goals = g;
@@ -766,7 +779,7 @@ report_goals(struct report_ctx *ctx)
 		g->class = strdup(report_col(st, 0));
 		g->goal = strdup(report_col(st, 1));
 		if (g->class == NULL || g->goal == NULL) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 		g->notices = (uint64_t)sqlite3_column_int64(st, 2);
@@ -817,7 +830,7 @@ report_goal_times(struct report_ctx *ctx)
 			continue;	/* acked since the first query: no */
 		if (dist_add(&g->response, ms) == -1 ||
 		    dist_add(&ctx->r->response, ms) == -1) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 	}
@@ -851,7 +864,7 @@ report_goal_levels(struct report_ctx *ctx)
 		if ((size_t)level > g->nlevels) {
 			if ((grown = reallocarray(g->levels, (size_t)level,
 			    sizeof(*grown))) == NULL) {
-				rc = report_fail(ctx, "out of memory");
+				rc = report_oom(ctx);
 				break;
 			}
 			memset(grown + g->nlevels, 0, ((size_t)level -
@@ -890,14 +903,14 @@ report_scores(struct report_ctx *ctx, const char *with,
 		return (-1);
 	while ((rc = report_step(ctx, st)) == 1) {
 		if ((s = reallocarray(*out, *nout + 1, sizeof(*s))) == NULL) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 		*out = s;
 		s = &(*out)[(*nout)++];
 		memset(s, 0, sizeof(*s));
 		if ((s->name = strdup(report_col(st, 0))) == NULL) {
-			rc = report_fail(ctx, "out of memory");
+			rc = report_oom(ctx);
 			break;
 		}
 		s->notices = (uint64_t)sqlite3_column_int64(st, 1);
@@ -934,7 +947,7 @@ report_volumes(struct report_ctx *ctx, const char *fmt,
 		if (v == NULL || strcmp(v->name, name) != 0) {
 			if ((v = reallocarray(*out, *nout + 1,
 			    sizeof(*v))) == NULL) {
-				rc = report_fail(ctx, "out of memory");
+				rc = report_oom(ctx);
 				break;
 			}
 			*out = v;
@@ -942,7 +955,7 @@ report_volumes(struct report_ctx *ctx, const char *fmt,
 			memset(v, 0, sizeof(*v));
 			v->capped = ctx->r->has_capped ? 0 : -1;
 			if ((v->name = strdup(name)) == NULL) {
-				rc = report_fail(ctx, "out of memory");
+				rc = report_oom(ctx);
 				break;
 			}
 		}
@@ -1167,8 +1180,9 @@ report_format_ms(int64_t ms, char *buf, size_t len)
 
 	if (ms < 1000)
 		snprintf(buf, len, "%lldms", (long long)ms);
-	else if (ms < 60000)
-		snprintf(buf, len, "%.1fs", (double)ms / 1000);
+	else if (ms < 60000)	/* truncated, as the longer forms are */
+		snprintf(buf, len, "%lld.%llds", (long long)s,
+		    (long long)(ms % 1000 / 100));
 	else if (ms < 3600000)
 		snprintf(buf, len, "%lldm%02llds", (long long)(s / 60),
 		    (long long)(s % 60));

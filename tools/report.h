@@ -95,7 +95,8 @@ struct report_pilot {
 	struct report_tally pilot;
 	struct report_tally others;
 	enum report_verdict verdict;
-	double		 z;		/* 0 when not computed */
+	double		 z;
+	int		 has_z;		/* z was computed */
 	char		 line[640];	/* the verdict for people */
 };
 

@@ -277,7 +277,7 @@ json_pilots(yajl_gen g, const struct report *r)
 		json_tally(g, &p->others);
 		yajl_gen_map_close(g);
 		json_str(g, "verdict", report_verdict_name(p->verdict));
-		if (p->z != 0)
+		if (p->has_z)
 			json_num(g, "z", p->z, "%.2f");
 		else
 			json_null(g, "z");

@@ -271,10 +271,27 @@ text_volumes(FILE *f, const char *what, const struct report_volume *v,
 static void
 text_notes(FILE *f, const struct report *r)
 {
-	const char *notes[8];
-	size_t i, n = report_notes(r, notes, 8);
+	const char *notes[8], *p, *sp;
+	size_t i, n = report_notes(r, notes, 8), col, len;
 
 	fprintf(f, "\nNotes\n");
-	for (i = 0; i < n; i++)
-		fprintf(f, "  - %s\n", notes[i]);
+	for (i = 0; i < n; i++) {
+		/* Wrapped at 76 columns, hanging under the dash. */
+		fprintf(f, "  -");
+		for (p = notes[i], col = 3; *p != '\0'; p = sp) {
+			len = (sp = strchr(p, ' ')) != NULL ? (size_t)(sp - p) :
+			    strlen(p);
+			if (sp == NULL)
+				sp = p + len;
+			else
+				sp++;
+			if (col + 1 + len > 76 && col > 4) {
+				fprintf(f, "\n   ");
+				col = 3;
+			}
+			fprintf(f, " %.*s", (int)len, p);
+			col += 1 + len;
+		}
+		fprintf(f, "\n");
+	}
 }

@@ -195,6 +195,8 @@ def metrics(port):
 
 
 def metric(samples, name, **labels):
+    """The value of switchboard_NAME{labels}; it must be there."""
+    name = "switchboard_" + name
     key = (name, frozenset(labels.items()))
     assert key in samples, "no sample %s%r; have: %r" % (
         name, labels, sorted(k[0] for k in samples if k[0] == name))

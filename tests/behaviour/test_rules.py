@@ -736,21 +736,24 @@ def load_config(k):
 
 
 def test_reload_under_load_exactly_once(sb):
-    """20 reloads, each while a thousand notices are in flight; every
+    """20 reloads, each while hundreds of notices are in flight; every
     notice reaches exactly the channels its reply named."""
     d = sb.start(*load_config(0))
     tail = LogTail(d)
     c = d.client()
     notices = [notice(id="ld-%05d" % i, source=SOURCES[i % 4],
                       priority="high") for i in range(LOAD_N)]
-    per = LOAD_N // RELOADS
     replies = {}
     outstanding = set()
-    for k in range(1, RELOADS + 1):
-        chunk = notices[(k - 1) * per:k * per]
+    # RELOADS + 1 chunks: reload k+1 is signalled halfway through chunk
+    # k, with its first half in flight, and is done before chunk k+1
+    # starts, so each version takes at least half a chunk.
+    for k in range(RELOADS + 1):
+        chunk = notices[k * LOAD_N // (RELOADS + 1):
+                        (k + 1) * LOAD_N // (RELOADS + 1)]
         for i, n in enumerate(chunk):
-            if i == per // 2:
-                rewrite_config(d, *load_config(k))
+            if i == len(chunk) // 2 and k < RELOADS:
+                rewrite_config(d, *load_config(k + 1))
                 d.proc.send_signal(signal.SIGHUP)
             while len(outstanding) >= 500:
                 r = c.recv()
@@ -759,8 +762,8 @@ def test_reload_under_load_exactly_once(sb):
             c.send(n)
             outstanding.add(n["id"])
         wait_until(lambda: tail.count("reloaded config=") +
-                   tail.count("reload failed") >= k,
-                   what="reload %d" % k, daemon=d)
+                   tail.count("reload failed") >= min(k + 1, RELOADS),
+                   what="reload %d" % (k + 1), daemon=d)
     while outstanding:
         r = c.recv()
         outstanding.discard(r.get("id"))
