@@ -1,6 +1,7 @@
 /*
  * batch.c: per-channel digests of batch notices (see batch.h).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,4 +251,10 @@ batch_next_flush(const struct channel *ch)
 	if (ch->batch == NULL || ch->batch->flush.slot == 0)
 		return (0);
 	return (ch->batch->flush.at_ms);
+}
+
+size_t
+batch_tick(int64_t now_ms)
+{
+	return (deadline_run(bt.heap, now_ms, SIZE_MAX));
 }

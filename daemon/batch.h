@@ -36,5 +36,10 @@ void	batch_channel_free(struct channel *);
 size_t	batch_items(const struct channel *);
 /* When the channel's open digest will be flushed (wall ms), or 0. */
 int64_t	batch_next_flush(const struct channel *);
+/*
+ * Flush every digest due by now_ms; returns how many were. For a heap
+ * made without an event base (tests), which has no timer of its own.
+ */
+size_t	batch_tick(int64_t now_ms);
 
 #endif /* BATCH_H */

@@ -10,6 +10,7 @@
  */
 #include <event2/event.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,12 @@ size_t
 escalate_waiting(void)
 {
 	return (esc.n);
+}
+
+size_t
+escalate_tick(int64_t now_ms)
+{
+	return (deadline_run(esc.heap, now_ms, SIZE_MAX));
 }
 
 const struct escalate_stats *

@@ -60,6 +60,11 @@ int	escalate_restore(const struct notice *, const struct spool_waiting *);
 enum sb_error	escalate_ack(const struct ack *, int64_t *response_ms,
 		    char *why, size_t len);
 size_t		escalate_waiting(void);
+/*
+ * Fire every step due by now_ms; returns how many fired. For a heap made
+ * without an event base (tests), which has no timer of its own.
+ */
+size_t		escalate_tick(int64_t now_ms);
 size_t		escalate_nearest(struct escalate_view *, size_t max);
 const struct escalate_stats *escalate_stats(void);
 

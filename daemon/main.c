@@ -248,6 +248,8 @@ main_privdrop(void)
 			    "that root is given up once the sockets are bound");
 		return;
 	}
+	if (status_chown(sbd.priv.uid, sbd.priv.gid, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	if ((rc = privdrop_apply(&sbd.priv, err, sizeof(err))) == -1)
 		fatalx("cannot drop privileges to user %s: %s", sbd.priv.user,
 		    err);

@@ -290,6 +290,25 @@ status_listen(const char *path, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * Before root is given up: the socket becomes the daemon's user's and
+ * group's, so that the group's members may use it (mode 0660) and the
+ * daemon may remove it at the end.
+ */
+int
+status_chown(uid_t uid, gid_t gid, char *err, size_t errlen)
+{
+	if (st.path == NULL || geteuid() != 0)
+		return (0);
+	if (lchown(st.path, uid, gid) == -1) {
+		snprintf(err, errlen, "status socket %s: chown to uid %u gid "
+		    "%u: %s", st.path, (unsigned)uid, (unsigned)gid,
+		    strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
 void
 status_shutdown(void)
 {

@@ -8,6 +8,7 @@
 #define STATUS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "sb_protocol.h"
 
@@ -21,6 +22,8 @@ struct spool;
  */
 int	status_init(struct event_base *, struct spool *, char *err,
 	    size_t errlen);
+/* Give the socket to the user root is about to become (as root only). */
+int	status_chown(uid_t, gid_t, char *err, size_t errlen);
 /* Close every client and the socket, and remove the socket file. */
 void	status_shutdown(void);
 /* The answer to "status" (GET /v1/status): malloc'd JSON, or NULL. */

@@ -87,6 +87,28 @@ static int	goal_cmp(const void *, const void *);
 static int	volume_cmp(const void *, const void *);
 static int	goal_rank(const char *);
 
+/* Collect notices and their scores, by channel and by audience entry. */
+static const char report_sql_score_channels[] =
+	"WITH s AS (SELECT DISTINCT d.channel AS name, n.seq AS seq, "
+	"r.score AS score FROM deliveries d JOIN notices n ON n.seq = "
+	"d.notice_seq LEFT JOIN responses r ON r.notice_seq = n.seq WHERE "
+	RANGE " AND d.level = 0 AND d.state = 'delivered' AND " GOAL
+	" = 'collect')";
+static const char report_sql_score_audiences[] =
+	"WITH s AS (SELECT DISTINCT j.value AS name, n.seq AS seq, "
+	"r.score AS score FROM notices n JOIN json_each(CAST(n.json AS TEXT), "
+	"'$.audience') j LEFT JOIN responses r ON r.notice_seq = n.seq WHERE "
+	RANGE " AND " GOAL " = 'collect')";
+/* Volumes: %s is the capped count (report_volumes). */
+static const char report_sql_sources[] =
+	"SELECT coalesce(json_extract(CAST(n.json AS TEXT), '$.source'), "
+	"'(anonymous)') AS name, n.class, count(*), %s FROM notices n WHERE "
+	RANGE " GROUP BY 1, 2 ORDER BY 1";
+static const char report_sql_audiences[] =
+	"SELECT j.value AS name, n.class, count(*), %s FROM notices n JOIN "
+	"json_each(CAST(n.json AS TEXT), '$.audience') j WHERE " RANGE
+	" GROUP BY 1, 2 ORDER BY 1";
+
 static const int64_t delivery_bounds[] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000,
 	900000, 3600000
@@ -144,27 +166,12 @@ report_build(struct report *r, const struct config *cf, const char *path,
 	    report_pilots(&ctx) == -1 || report_goals(&ctx) == -1 ||
 	    report_goal_times(&ctx) == -1 || report_goal_levels(&ctx) == -1)
 		goto out;
-	if (report_scores(&ctx, "WITH s AS (SELECT DISTINCT d.channel AS "
-	    "name, n.seq AS seq, r.score AS score FROM deliveries d JOIN "
-	    "notices n ON n.seq = d.notice_seq LEFT JOIN responses r ON "
-	    "r.notice_seq = n.seq WHERE " RANGE " AND d.level = 0 AND "
-	    "d.state = 'delivered' AND " GOAL " = 'collect')",
-	    &r->score_channels, &r->nscore_channels) == -1 ||
-	    report_scores(&ctx, "WITH s AS (SELECT DISTINCT j.value AS name, "
-	    "n.seq AS seq, r.score AS score FROM notices n JOIN "
-	    "json_each(CAST(n.json AS TEXT), '$.audience') j LEFT JOIN "
-	    "responses r ON r.notice_seq = n.seq WHERE " RANGE " AND " GOAL
-	    " = 'collect')", &r->score_audiences, &r->nscore_audiences) == -1)
-		goto out;
-	if (report_volumes(&ctx, "SELECT coalesce(json_extract(CAST(n.json "
-	    "AS TEXT), '$.source'), '(anonymous)') AS name, n.class, count(*), "
-	    "%s FROM "
-	    "notices n WHERE " RANGE " GROUP BY 1, 2 ORDER BY 1",
-	    &r->sources, &r->nsources) == -1 ||
-	    report_volumes(&ctx, "SELECT j.value AS name, n.class, count(*), "
-	    "%s FROM "
-	    "notices n JOIN json_each(CAST(n.json AS TEXT), '$.audience') j "
-	    "WHERE " RANGE " GROUP BY 1, 2 ORDER BY 1", &r->audiences,
+	if (report_scores(&ctx, report_sql_score_channels, &r->score_channels,
+	    &r->nscore_channels) == -1 || report_scores(&ctx,
+	    report_sql_score_audiences, &r->score_audiences,
+	    &r->nscore_audiences) == -1 || report_volumes(&ctx,
+	    report_sql_sources, &r->sources, &r->nsources) == -1 ||
+	    report_volumes(&ctx, report_sql_audiences, &r->audiences,
 	    &r->naudiences) == -1)
 		goto out;
 	rc = 0;

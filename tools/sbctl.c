@@ -149,6 +149,7 @@ static int	sbctl_socket_line(const struct sbctl_cmd *,
 static int	sbctl_socket_exchange(const struct sbctl_sock *,
 		    enum sb_status_cmd, const char *, const char *);
 static void	sbctl_print_errors(yajl_val);
+static void	sbctl_print_lines(const char *, yajl_val);
 static yajl_val	jv(yajl_val, const char *);
 static const char *js(yajl_val, const char *);
 static long long ji(yajl_val, const char *);
@@ -185,6 +186,9 @@ static void (*const sbctl_printers[SB_STATUS_NCMDS])(yajl_val) = {
 	[SB_STATUS_RELOAD] = sbctl_print_reload,
 };
 
+/* The options of every status command (cmd_socket). */
+#define SBCTL_SOCKET_OPTIONS	"[-s SOCKET | -c FILE] [--json] [--timeout DUR]"
+
 static const struct sbctl_cmd sbctl_cmds[] = {
 	{ "publish",
 	  "[-e ENDPOINT] [--timeout DUR] [--source S]\n"
@@ -200,7 +204,6 @@ static const struct sbctl_cmd sbctl_cmds[] = {
 	  cmd_route },
 	{ "check", "[-c FILE]",
 	  "validate a config file, as switchboardd -t does", cmd_check },
-#define SBCTL_SOCKET_OPTIONS	"[-s SOCKET | -c FILE] [--json] [--timeout DUR]"
 	{ "status", SBCTL_SOCKET_OPTIONS,
 	  "uptime, config, last reload, counts, channels, next escalations",
 	  cmd_socket },
@@ -1403,6 +1406,18 @@ sbctl_print_errors(yajl_val tree)
 			    YAJL_GET_STRING(errs->u.array.values[i]));
 }
 
+/* Each string of an array on a line of its own, indented. */
+static void
+sbctl_print_lines(const char *indent, yajl_val a)
+{
+	size_t i;
+
+	for (i = 0; YAJL_IS_ARRAY(a) && i < a->u.array.len; i++)
+		if (YAJL_IS_STRING(a->u.array.values[i]))
+			printf("%s%s\n", indent,
+			    YAJL_GET_STRING(a->u.array.values[i]));
+}
+
 static yajl_val
 jv(yajl_val o, const char *key)
 {
@@ -1566,11 +1581,13 @@ sbctl_print_status(yajl_val t)
 	    js(jv(t, "config"), "hash"));
 	if (!YAJL_IS_STRING(jv(rl, "at")))
 		printf("last reload  none since the start\n");
-	else
-		printf("last reload  %s %s (%lld ok, %lld failed)\n",
+	else {
+		printf("last reload  %s at %s; %lld ok, %lld failed in all\n",
 		    YAJL_IS_TRUE(jv(rl, "ok")) ? "ok" : "FAILED",
 		    sbctl_when(js(rl, "at"), when, sizeof(when)),
 		    ji(rl, "count"), ji(rl, "failures"));
+		sbctl_print_lines("             ", jv(rl, "errors"));
+	}
 	printf("notices      realtime %lld, batch %lld, interactive %lld; "
 	    "rejected %lld, duplicates %lld\n", ji(n, "realtime"),
 	    ji(n, "batch"), ji(n, "interactive"), ji(n, "rejected"),

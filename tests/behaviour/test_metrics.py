@@ -118,6 +118,7 @@ def test_metric_values_follow_the_daemon(sb):
     assert metric(m, "last_reload_timestamp_seconds") > 1e9
     assert metric(m, "spool_commits_total") > 0
     assert metric(m, "spool_failures_total") == 0
+    assert ask(d.sock, "resume feed")["ok"] is True   # no drain wait
 
 
 def test_escalations_and_expiry_counted(sb):

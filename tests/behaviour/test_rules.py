@@ -581,7 +581,7 @@ notify = { owner_channel = "owners"; };
 policies = { interactive = { escalation = "late"; }; };
 escalations = {
     late = {
-        levels = ( { channels = "lead"; },
+        levels = ( { after = "1s"; channels = "lead"; },
                    { after = "4s"; channels = "boss"; } );
         expire_after = "1s";
     };
@@ -595,12 +595,14 @@ def received_ms(d, nid):
 
 
 def test_restart_mid_escalation_keeps_absolute_times(sb):
-    """A: level 1 at its deadline (1 s), level 2 at 5 s, expiry at 6 s.
-    B: level 1 at 3 s, which passes while the daemon is down."""
+    """Level 1 comes 1 s after the deadline, level 2 4 s later, expiry
+    1 s after that. A (respond_within 1 s): level 1 at 2 s, level 2 at
+    6 s. B (2 s): its deadline and its level 1 (3 s) pass while the
+    daemon is down."""
     d = sb.start(ESC_CHANNELS, all_to("desk"), extra=RESTART_EXTRA)
     c = d.client()
     check_ok(c.request(notice(id="esc-a", respond_within="1s")))
-    check_ok(c.request(notice(id="esc-b", respond_within="3s")))
+    check_ok(c.request(notice(id="esc-b", respond_within="2s")))
     wait_until(lambda: steps(d, "lead", "esc-a") == [(1, 0)],
                what="level 1 of esc-a", daemon=d)
     d.stop()
@@ -622,7 +624,7 @@ def test_restart_mid_escalation_keeps_absolute_times(sb):
     assert [(lv, rd) for lv, rd, _ in a] == [(1, 0), (2, 0)], a
     assert [(lv, rd) for lv, rd, _ in b] == [(1, 0), (2, 0)], b
     # esc-a's level 2 kept its absolute time across the restart.
-    assert a[1][2] >= a_recv + 5000, a
+    assert a[1][2] >= a_recv + 6000, a
     # esc-b's deadline passed while down: its level 1 fired after the
     # restart, and before esc-a's level 2, which was due later.
     assert b[0][2] >= restart_ms, (b, restart_ms)
@@ -632,8 +634,8 @@ def test_restart_mid_escalation_keeps_absolute_times(sb):
     assert order.index(("esc-b", 1)) < order.index(("esc-a", 2)), order
     assert b[1][2] >= b_recv + 7000, b
     # Each step reached its channel once, with its scheduled wait.
-    want = {("esc-a", "lead"): [(1, 0, 1000)],
-            ("esc-a", "boss"): [(2, 0, 5000)],
+    want = {("esc-a", "lead"): [(1, 0, 2000)],
+            ("esc-a", "boss"): [(2, 0, 6000)],
             ("esc-b", "lead"): [(1, 0, 3000)],
             ("esc-b", "boss"): [(2, 0, 7000)]}
     for (nid, ch), w in want.items():
