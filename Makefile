@@ -248,9 +248,16 @@ uninstall:
 	@echo "uninstall: kept $(DESTDIR)$(CONFDIR)/switchboard.conf," \
 	    "$(STATEDIR) (the spool) and the user switchboard"
 
-# switchboard.conf(5)'s OPTIONS are made from config.c's option table: run
-# `make man` after changing an option (test_deployment.py checks it).
-.PHONY: man
+# switchboard.conf(5)'s OPTIONS and docs/config.md's option table are made
+# from config.c's option table: run `make docs` after changing an option
+# (test_config and test_deployment.py check both).
+.PHONY: man docs
+docs: man $(BUILD)/tests/unit/test_config
+	-@$(BUILD)/tests/unit/test_config >/dev/null 2>&1
+	@if [ -f build/config-options.md ]; then \
+	    $(PYTHON) tools/splice-options.py docs/config.md \
+	    build/config-options.md && rm -f build/config-options.md; fi
+
 man: $(BUILD)/sbconfdoc
 	$(BUILD)/sbconfdoc man/switchboard.conf.5.in > $(BUILD)/switchboard.conf.5
 	mv $(BUILD)/switchboard.conf.5 man/switchboard.conf.5

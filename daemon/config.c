@@ -28,6 +28,7 @@
 
 enum opt_type {
 	OPT_INT,	/* int */
+	OPT_NUMBER,	/* double: an integer or a decimal */
 	OPT_BOOL,	/* int, 0 or 1 */
 	OPT_STRING,	/* char *, not empty */
 	OPT_WORD,	/* char *, one of names */
@@ -394,6 +395,10 @@ static const struct option options[] = {
 	{ .path = SCOPE_CHANNEL ".concurrency", .type = OPT_INT, .def = "4",
 	  .min = 1, .max = 1024, .off = CH(concurrency),
 	  .doc = "Deliveries in flight at once." },
+	{ .path = SCOPE_CHANNEL ".cost", .type = OPT_NUMBER, .def = "0",
+	  .min = 0, .max = 1000000, .off = CH(cost),
+	  .doc = "What one delivery costs (in any unit the organisation "
+	  "counts in); sbctl report multiplies it by the deliveries." },
 	{ .path = SCOPE_CHANNEL ".quiet_hours", .type = OPT_STRING,
 	  .off = CH(quiet_hours), .check = check_window,
 	  .doc = "\"HH:MM-HH:MM\" in timezone: non-urgent deliveries wait "
@@ -468,6 +473,9 @@ static void		 opt_default(const struct option *, void *,
 			    struct config_errors *);
 static const char	*opt_string(const struct option *,
 			    const config_setting_t *, struct config_errors *);
+static void		 opt_number(const struct option *,
+			    const config_setting_t *, void *,
+			    struct config_errors *);
 static void		 opt_int(const struct option *,
 			    const config_setting_t *, void *,
 			    struct config_errors *);
@@ -754,6 +762,9 @@ opt_default(const struct option *o, void *base, struct config_errors *errs)
 	case OPT_INT:
 		*FIELD(base, o->off, int) = (int)strtol(o->def, NULL, 10);
 		return;
+	case OPT_NUMBER:
+		*FIELD(base, o->off, double) = strtod(o->def, NULL);
+		return;
 	case OPT_BOOL:
 		*FIELD(base, o->off, int) = strcmp(o->def, "true") == 0;
 		return;
@@ -829,6 +840,35 @@ opt_int(const struct option *o, const config_setting_t *s, void *base,
 		return;
 	}
 	*FIELD(base, o->off, int) = (int)v;
+}
+
+static void
+opt_number(const struct option *o, const config_setting_t *s, void *base,
+    struct config_errors *errs)
+{
+	char path[256];
+	double v;
+
+	config_setting_path(s, path, sizeof(path));
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_INT:
+	case CONFIG_TYPE_INT64:
+		v = (double)config_setting_get_int64(s);
+		break;
+	case CONFIG_TYPE_FLOAT:
+		v = config_setting_get_float(s);
+		break;
+	default:
+		config_error(errs, s, "%s: expected a number, not %s", path,
+		    opt_type_name(config_setting_type(s)));
+		return;
+	}
+	if (!(v >= (double)o->min && v <= (double)o->max)) {
+		config_error(errs, s, "%s: %g is out of range (%lld .. %lld)",
+		    path, v, o->min, o->max);
+		return;
+	}
+	*FIELD(base, o->off, double) = v;
 }
 
 /* OPT_WORD and OPT_ENUM: one of a fixed set of names. */
@@ -1000,6 +1040,9 @@ opt_value(const struct option *o, const config_setting_t *s, void *base,
 	switch (o->type) {
 	case OPT_INT:
 		opt_int(o, s, base, errs);
+		break;
+	case OPT_NUMBER:
+		opt_number(o, s, base, errs);
 		break;
 	case OPT_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
@@ -2241,6 +2284,10 @@ opt_dump_row(FILE *f, const struct option *o)
 	switch (o->type) {
 	case OPT_INT:
 		snprintf(type, sizeof(type), "integer");
+		snprintf(range, sizeof(range), "%lld .. %lld", o->min, o->max);
+		break;
+	case OPT_NUMBER:
+		snprintf(type, sizeof(type), "number");
 		snprintf(range, sizeof(range), "%lld .. %lld", o->min, o->max);
 		break;
 	case OPT_BOOL:

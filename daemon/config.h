@@ -69,6 +69,7 @@ struct channel_conf {
 	int			 queue_max;
 	int			 queue_max_bytes; /* memory its deliveries hold */
 	int			 concurrency;
+	double			 cost;		/* per delivery */
 	char			*quiet_hours;	/* as written, or NULL */
 	struct tod_window	 quiet;		/* valid when quiet_hours */
 	struct health_policy	 health;
