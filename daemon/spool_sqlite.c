@@ -10,10 +10,14 @@
  * never by a deferred read lock that cannot be upgraded.
  */
 #include <sys/file.h>
+#include <sys/tree.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +32,11 @@
 #include "notice.h"
 #include "spool.h"
 
+/* libbsd's tree.h wants __unused, which its cdefs.h leaves undefined. */
+#ifndef __unused
+#define __unused	__attribute__((__unused__))
+#endif
+
 /* "SWBD": PRAGMA application_id of a switchboard spool. */
 #define SPOOL_SQLITE_APP_ID	0x53574244
 /* How long a write waits for another writer's lock: the loop must not stall. */
@@ -38,6 +47,8 @@
 #define SPOOL_SQLITE_MODE	0640
 /* The WAL is truncated back to this size after a checkpoint. */
 #define SPOOL_SQLITE_WAL_LIMIT	(64 * 1024 * 1024)
+/* The checkpointer copies the WAL into the database from this many pages. */
+#define SPOOL_SQLITE_CKPT_PAGES	1000
 /* Strings of a loaded delivery: id, channel, route, fallback_of, digest. */
 #define SPOOL_SQLITE_DSTRINGS	5
 
@@ -146,7 +157,6 @@ static const char *const spool_sqlite_migrations[] = {
 	"DROP TABLE deliveries;"
 	"ALTER TABLE deliveries_v3 RENAME TO deliveries;"
 	"CREATE INDEX deliveries_by_notice ON deliveries (notice_seq);"
-	"CREATE INDEX deliveries_by_id ON deliveries (id);"
 	"CREATE INDEX deliveries_pending ON deliveries (notice_seq)"
 	"  WHERE state = 'pending';"
 	"CREATE UNIQUE INDEX deliveries_pending_id ON deliveries (id)"
@@ -163,6 +173,7 @@ enum spool_sqlite_stmt {
 	STMT_ADD_DELIVERY,
 	STMT_ADD_LATER_DELIVERY,
 	STMT_UPDATE_DELIVERY,
+	STMT_UPDATE_BY_SEQ,
 	STMT_SEEN_NOTICE,
 	STMT_SEEN_CHANNELS,
 	STMT_PENDING_NOTICES,
@@ -170,6 +181,7 @@ enum spool_sqlite_stmt {
 	STMT_PENDING_DELIVERIES,
 	STMT_PRUNE,
 	STMT_TRACK,
+	STMT_TRACK_BY_SEQ,
 	STMT_ESCALATION,
 	STMT_ESCALATED,
 	STMT_ACKED,
@@ -178,6 +190,7 @@ enum spool_sqlite_stmt {
 	STMT_WAITING_NOTICES,
 	STMT_WAITING_ONE,
 	STMT_DIGEST_ASSIGN,
+	STMT_DIGEST_ASSIGN_BY_SEQ,
 	STMT_DIGEST_OF,
 	STMT_DESCRIBE_DELIVERIES,
 	STMT_DESCRIBE_ESCALATIONS,
@@ -185,6 +198,18 @@ enum spool_sqlite_stmt {
 	STMT_COUNT
 };
 
+/* What an outcome sets, from ?2 (state) .. ?5 (now). */
+#define SPOOL_SQLITE_OUTCOME	"state = ?2, attempts = ?3," \
+	" last_error = coalesce(?4, last_error), updated_ms = ?5," \
+	" delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?5" \
+	" ELSE delivered_ms END"
+/*
+ * The deliveries of id ?1 among those of the notices of id ?6: how one that
+ * ended is found without an index on every delivery's id. A delivery id
+ * is its notice's id, a '/' and more (a notice id has no '/').
+ */
+#define SPOOL_SQLITE_OF_NOTICE	"notices AS n JOIN deliveries AS d" \
+	" ON d.notice_seq = n.seq WHERE n.id = ?6 AND d.id = ?1"
 /* The notice an id names: the newest, when it was resent after the window. */
 #define SPOOL_SQLITE_NEWEST	"(SELECT seq FROM notices WHERE id = ?1" \
 	" ORDER BY received_ms DESC, seq DESC LIMIT 1)"
@@ -211,15 +236,18 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    " next_ms, level, digest) SELECT ?1, seq, NULL, ?4, ?5, ?6, ?7,"
 	    " 'pending', ?8, ?9, ?9, ?10, ?11, ?12 FROM notices WHERE id = ?2"
 	    " ORDER BY received_ms DESC, seq DESC LIMIT 1",
-	/* The pending delivery of that id, else the last one ended. */
+	/*
+	 * The pending delivery of that id, else the last one ended, found
+	 * through its notice (?6: the id's part before the first '/').
+	 */
 	[STMT_UPDATE_DELIVERY] =
-	    "UPDATE deliveries SET state = ?2, attempts = ?3,"
-	    " last_error = coalesce(?4, last_error), updated_ms = ?5,"
-	    " delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?5"
-	    " ELSE delivered_ms END"
-	    " WHERE seq = coalesce("
+	    "UPDATE deliveries SET " SPOOL_SQLITE_OUTCOME " WHERE seq = coalesce("
 	    "(SELECT seq FROM deliveries WHERE id = ?1 AND state = 'pending'),"
-	    "(SELECT max(seq) FROM deliveries WHERE id = ?1))",
+	    "(SELECT max(d.seq) FROM " SPOOL_SQLITE_OF_NOTICE "))",
+	/* The row the map says, if it still is that pending delivery. */
+	[STMT_UPDATE_BY_SEQ] =
+	    "UPDATE deliveries SET " SPOOL_SQLITE_OUTCOME
+	    " WHERE seq = ?6 AND id = ?1 AND state = 'pending'",
 	[STMT_SEEN_NOTICE] =
 	    "SELECT seq, class FROM notices WHERE id = ?1"
 	    " AND received_ms >= ?2 ORDER BY received_ms DESC, seq DESC"
@@ -235,7 +263,7 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	[STMT_PENDING_JSON] = "SELECT json FROM notices WHERE seq = ?1",
 	[STMT_PENDING_DELIVERIES] =
 	    "SELECT id, channel, route, attempts, pilot, fallback_of, next_ms,"
-	    " level, digest FROM deliveries"
+	    " level, digest, seq FROM deliveries"
 	    " WHERE notice_seq = ?1 AND state = 'pending' ORDER BY seq",
 	/*
 	 * Deliveries, the response and the escalation history go with their
@@ -248,12 +276,20 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    " AND NOT EXISTS (SELECT 1 FROM responses WHERE notice_seq = n.seq"
 	    " AND " SPOOL_SQLITE_WAITING ")"
 	    " ORDER BY received_ms LIMIT ?2)",
-	/* Only once: a second track would restart a running escalation. */
+	/*
+	 * Only once: a second track would restart a running escalation. A
+	 * conflict, not a NOT EXISTS on responses: reading the table it
+	 * writes makes SQLite stage the rows in a throwaway b-tree.
+	 */
 	[STMT_TRACK] =
 	    "INSERT INTO responses (notice_seq, route, respond_by_ms, next_ms)"
 	    " SELECT seq, ?2, ?3, ?3 FROM notices WHERE seq = "
-	    SPOOL_SQLITE_NEWEST " AND NOT EXISTS (SELECT 1 FROM responses"
-	    " WHERE notice_seq = notices.seq)",
+	    SPOOL_SQLITE_NEWEST " ON CONFLICT (notice_seq) DO NOTHING",
+	/* The same, for the notice just added (?4: its seq). */
+	[STMT_TRACK_BY_SEQ] =
+	    "INSERT INTO responses (notice_seq, route, respond_by_ms, next_ms)"
+	    " SELECT seq, ?2, ?3, ?3 FROM notices WHERE seq = ?4 AND id = ?1"
+	    " ON CONFLICT (notice_seq) DO NOTHING",
 	/* History: a level that fires, once a round; not a reschedule. */
 	[STMT_ESCALATION] =
 	    "INSERT INTO escalations (notice_seq, level, round, at_ms)"
@@ -292,10 +328,15 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	[STMT_DIGEST_ASSIGN] =
 	    "UPDATE deliveries SET digest = ?1 WHERE id = ?2"
 	    " AND state = 'pending' AND (digest IS NULL OR digest = ?1)",
+	[STMT_DIGEST_ASSIGN_BY_SEQ] =
+	    "UPDATE deliveries SET digest = ?1 WHERE seq = ?3 AND id = ?2"
+	    " AND state = 'pending' AND (digest IS NULL OR digest = ?1)",
 	/* Why an assignment changed nothing: the delivery that id names. */
 	[STMT_DIGEST_OF] =
-	    "SELECT state, digest FROM deliveries WHERE id = ?1"
-	    " ORDER BY state = 'pending' DESC, seq DESC LIMIT 1",
+	    "SELECT state, digest FROM (SELECT state, digest, 1 AS live, seq"
+	    " FROM deliveries WHERE id = ?1 AND state = 'pending' UNION ALL"
+	    " SELECT d.state, d.digest, 0, d.seq FROM " SPOOL_SQLITE_OF_NOTICE
+	    ") ORDER BY live DESC, seq DESC LIMIT 1",
 	[STMT_DESCRIBE_DELIVERIES] =
 	    "SELECT id, channel, route, state, attempts, last_error, level,"
 	    " digest, pilot, fallback_of, created_ms, updated_ms, delivered_ms"
@@ -317,11 +358,60 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    " GROUP BY d.notice_seq ORDER BY d.notice_seq LIMIT ?2",
 };
 
+/*
+ * A pending delivery's row, by its id: an outcome then updates the row by
+ * its seq instead of looking the text id up in two indexes. The map is a
+ * cache, not the truth: a delivery not in it is looked up by id, and a
+ * statement by seq also checks the id and that the row is still pending.
+ */
+struct spool_sqlite_dseq {
+	RB_ENTRY(spool_sqlite_dseq)	 entry;
+	int64_t				 seq;
+	const char			*id;	/* stored after it */
+};
+RB_HEAD(spool_sqlite_dseqs, spool_sqlite_dseq);
+
+/* A change to the map in the open transaction, undone by its rollback. */
+struct spool_sqlite_undo {
+	struct spool_sqlite_dseq	*ds;
+	int				 added;	/* else removed (kept until
+						   the commit) */
+};
+
+/*
+ * The checkpointer: a thread with a connection of its own that copies the
+ * WAL into the database once the loop's commits have made it long, so that
+ * the loop never does (SQLite would, inside the commit that crossed the
+ * line: milliseconds to tens of them, an fsync included).
+ */
+struct spool_sqlite_ckpt {
+	sqlite3		*db;		/* the thread's; opened and closed
+					   while it does not run */
+	const char	*path;
+	pthread_t	 thread;
+	pthread_mutex_t	 lock;
+	pthread_cond_t	 wake;
+	int		 running;
+	int		 due;		/* under lock: the loop asks */
+	int		 stop;		/* under lock */
+	int		 failing;	/* the thread's: last one failed */
+	atomic_uint_least64_t done;	/* checkpoints that succeeded */
+};
+
 struct spool_sqlite {
-	sqlite3		*db;
-	char		*path;
-	int		 lockfd;	/* flock'd: one daemon a spool */
-	sqlite3_stmt	*stmt[STMT_COUNT];
+	sqlite3				*db;
+	char				*path;
+	int				 lockfd;	/* flock'd: one daemon
+							   a spool */
+	sqlite3_stmt			*stmt[STMT_COUNT];
+	struct spool_sqlite_dseqs	 dseqs;
+	struct spool_sqlite_undo	*undo;
+	size_t				 nundo;
+	size_t				 undosize;
+	/* The notice added last, for the spool_track that follows it. */
+	int64_t				 last_seq;	/* 0: none */
+	char				 last_id[SB_ID_MAX + 1];
+	struct spool_sqlite_ckpt	 ckpt;
 };
 
 /* The pending deliveries of one notice, copied out for load_pending. */
@@ -392,6 +482,14 @@ static int	spool_sqlite_configure(struct spool_sqlite *, enum spool_sync,
 static int	spool_sqlite_migrate(struct spool_sqlite *, int, char *,
 		    size_t);
 static int	spool_sqlite_prepare(struct spool_sqlite *, char *, size_t);
+static int	spool_sqlite_ckpt_start(struct spool_sqlite *, enum spool_sync,
+		    char *, size_t);
+static int	spool_sqlite_ckpt_connect(struct spool_sqlite *,
+		    enum spool_sync);
+static void	spool_sqlite_ckpt_stop(struct spool_sqlite *);
+static void	*spool_sqlite_ckpt_loop(void *);
+static void	spool_sqlite_ckpt_run(struct spool_sqlite_ckpt *);
+static int	spool_sqlite_wal_cb(void *, sqlite3 *, const char *, int);
 static void	spool_sqlite_unreadable(struct spool_sqlite *, char *, size_t,
 		    const char *);
 static void	spool_sqlite_reason(sqlite3 *, char *, size_t);
@@ -405,6 +503,26 @@ static int	spool_sqlite_step_done(struct spool *, sqlite3_stmt *,
 static int	spool_sqlite_bind_delivery(sqlite3_stmt *,
 		    const struct spool_delivery *, int64_t);
 static int64_t	spool_sqlite_now_ms(void);
+static int	spool_sqlite_outcome(struct spool *, enum spool_sqlite_stmt,
+		    int64_t, const char *, enum spool_dstate, int,
+		    const char *, int64_t);
+static int	spool_sqlite_assign(struct spool *, enum spool_sqlite_stmt,
+		    int64_t, const char *, const char *);
+static int	spool_sqlite_bind_notice_part(sqlite3_stmt *, int,
+		    const char *);
+static int	spool_sqlite_dseq_cmp(const struct spool_sqlite_dseq *,
+		    const struct spool_sqlite_dseq *);
+static struct spool_sqlite_dseq *spool_sqlite_dseq_find(struct spool_sqlite *,
+		    const char *);
+static void	spool_sqlite_dseq_add(struct spool_sqlite *, const char *,
+		    int64_t);
+static void	spool_sqlite_dseq_remove(struct spool_sqlite *,
+		    struct spool_sqlite_dseq *);
+static void	spool_sqlite_dseq_free(struct spool_sqlite *);
+static int	spool_sqlite_undo_push(struct spool_sqlite *,
+		    struct spool_sqlite_dseq *, int);
+static void	spool_sqlite_undo_commit(struct spool_sqlite *);
+static void	spool_sqlite_undo_rollback(struct spool_sqlite *);
 static int	spool_sqlite_seqs(struct spool *, sqlite3_stmt *,
 		    const char *, int64_t **, size_t *);
 static int	spool_sqlite_pending_one(struct spool *, int64_t,
@@ -439,6 +557,11 @@ static void	spool_sqlite_gen_time(yajl_gen, const char *, sqlite3_stmt *,
 		    int);
 static void	spool_sqlite_json_cb(void *, const char *, size_t);
 static void	spool_sqlite_time(int64_t, char *, size_t);
+
+RB_PROTOTYPE_STATIC(spool_sqlite_dseqs, spool_sqlite_dseq, entry,
+    spool_sqlite_dseq_cmp)
+RB_GENERATE_STATIC(spool_sqlite_dseqs, spool_sqlite_dseq, entry,
+    spool_sqlite_dseq_cmp)
 
 const struct spool_ops spool_sqlite_ops = {
 	.name = "sqlite",
@@ -482,13 +605,15 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 		return (-1);
 	}
 	ss->lockfd = -1;
+	RB_INIT(&ss->dseqs);
 	sp->backend = ss;
 	if (spool_sqlite_lock(ss, err, errlen) == -1 ||
 	    spool_sqlite_connect(ss, err, errlen) == -1 ||
 	    spool_sqlite_inspect(ss, &version, err, errlen) == -1 ||
 	    spool_sqlite_configure(ss, sync, err, errlen) == -1 ||
 	    spool_sqlite_migrate(ss, version, err, errlen) == -1 ||
-	    spool_sqlite_prepare(ss, err, errlen) == -1) {
+	    spool_sqlite_prepare(ss, err, errlen) == -1 ||
+	    spool_sqlite_ckpt_start(ss, sync, err, errlen) == -1) {
 		spool_sqlite_close(sp);
 		return (-1);
 	}
@@ -687,7 +812,12 @@ fail:
 	return (-1);
 }
 
-/* Bring the schema from version to SPOOL_SQLITE_VERSION in one transaction. */
+/*
+ * Bring the schema from version to SPOOL_SQLITE_VERSION in one transaction.
+ * Foreign keys are off meanwhile (the pragma cannot change inside one): a
+ * step that rebuilds a table copies its rows with their references as they
+ * are, which need not be looked up again.
+ */
 static int
 spool_sqlite_migrate(struct spool_sqlite *ss, int version, char *err,
     size_t errlen)
@@ -697,8 +827,8 @@ spool_sqlite_migrate(struct spool_sqlite *ss, int version, char *err,
 
 	if (version == SPOOL_SQLITE_VERSION)
 		return (0);
-	if (sqlite3_exec(ss->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) !=
-	    SQLITE_OK)
+	if (sqlite3_exec(ss->db, "PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE",
+	    NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	for (i = version; i < SPOOL_SQLITE_VERSION; i++)
 		if (sqlite3_exec(ss->db, spool_sqlite_migrations[i], NULL,
@@ -710,6 +840,11 @@ spool_sqlite_migrate(struct spool_sqlite *ss, int version, char *err,
 	if (sqlite3_exec(ss->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(ss->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (sqlite3_exec(ss->db, "PRAGMA foreign_keys = ON", NULL, NULL,
+	    NULL) != SQLITE_OK) {
+		spool_sqlite_unreadable(ss, err, errlen, NULL);
+		return (-1);
+	}
 	if (version == 0)
 		log_info("spool path=%s created schema=%d", ss->path,
 		    SPOOL_SQLITE_VERSION);
@@ -749,6 +884,178 @@ spool_sqlite_prepare(struct spool_sqlite *ss, char *err, size_t errlen)
 		return (-1);
 	}
 	return (0);
+}
+
+/*
+ * Checkpoints off the loop. The loop's connection makes none of its own
+ * (the WAL hook replaces SQLite's automatic checkpoint); after a commit
+ * that leaves SPOOL_SQLITE_CKPT_PAGES or more in the WAL it wakes the
+ * checkpointer. The thread's signals are blocked: the loop handles them.
+ */
+static int
+spool_sqlite_ckpt_start(struct spool_sqlite *ss, enum spool_sync sync,
+    char *err, size_t errlen)
+{
+	struct spool_sqlite_ckpt *ck = &ss->ckpt;
+	sigset_t all, old;
+	char why[256];
+	int rc;
+
+	ck->path = ss->path;
+	atomic_init(&ck->done, 0);
+	if (spool_sqlite_ckpt_connect(ss, sync) == -1) {
+		spool_sqlite_reason(ck->db, why, sizeof(why));
+		snprintf(err, errlen, "cannot open spool %s for its "
+		    "checkpoints: %s", ss->path, why);
+		return (-1);
+	}
+	if ((rc = pthread_mutex_init(&ck->lock, NULL)) != 0)
+		goto fail;
+	if ((rc = pthread_cond_init(&ck->wake, NULL)) != 0) {
+		pthread_mutex_destroy(&ck->lock);
+		goto fail;
+	}
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ck->thread, NULL, spool_sqlite_ckpt_loop, ck);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		pthread_cond_destroy(&ck->wake);
+		pthread_mutex_destroy(&ck->lock);
+		goto fail;
+	}
+	ck->running = 1;
+	sqlite3_wal_hook(ss->db, spool_sqlite_wal_cb, ck);
+	return (0);
+fail:
+	snprintf(err, errlen, "cannot start the checkpointer of spool %s: %s",
+	    ss->path, strerror(rc));
+	return (-1);
+}
+
+/*
+ * The checkpointer's connection, with the loop's durability: under
+ * SPOOL_SYNC_NORMAL a checkpoint fsyncs the database before the WAL may
+ * be reused. One read opens the WAL, which a checkpoint needs open.
+ */
+static int
+spool_sqlite_ckpt_connect(struct spool_sqlite *ss, enum spool_sync sync)
+{
+	struct spool_sqlite_ckpt *ck = &ss->ckpt;
+	char sql[192];
+
+	if (sqlite3_open_v2(ss->path, &ck->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK)
+		return (-1);
+	sqlite3_extended_result_codes(ck->db, 1);
+	snprintf(sql, sizeof(sql), "PRAGMA synchronous = %s;"
+	    "PRAGMA journal_size_limit = %d;"
+	    "SELECT count(*) FROM sqlite_master;", sync == SPOOL_SYNC_OFF ?
+	    "OFF" : "FULL", SPOOL_SQLITE_WAL_LIMIT);
+	return (sqlite3_exec(ck->db, sql, NULL, NULL, NULL) == SQLITE_OK ?
+	    0 : -1);
+}
+
+/* Before the loop's connection closes (the last one folds the WAL in). */
+static void
+spool_sqlite_ckpt_stop(struct spool_sqlite *ss)
+{
+	struct spool_sqlite_ckpt *ck = &ss->ckpt;
+
+	if (ck->running) {
+		sqlite3_wal_hook(ss->db, NULL, NULL);
+		pthread_mutex_lock(&ck->lock);
+		ck->stop = 1;
+		pthread_cond_signal(&ck->wake);
+		pthread_mutex_unlock(&ck->lock);
+		pthread_join(ck->thread, NULL);
+		pthread_cond_destroy(&ck->wake);
+		pthread_mutex_destroy(&ck->lock);
+		ck->running = 0;
+	}
+	if (ck->db != NULL && sqlite3_close(ck->db) != SQLITE_OK)
+		log_warnx("spool close path=%s failed: %s (the "
+		    "checkpointer's connection)", ss->path,
+		    sqlite3_errmsg(ck->db));
+	ck->db = NULL;
+}
+
+/* The thread: a checkpoint each time the loop asks, until told to stop. */
+static void *
+spool_sqlite_ckpt_loop(void *arg)
+{
+	struct spool_sqlite_ckpt *ck = arg;
+
+	pthread_mutex_lock(&ck->lock);
+	for (;;) {
+		while (!ck->due && !ck->stop)
+			pthread_cond_wait(&ck->wake, &ck->lock);
+		if (ck->stop)
+			break;
+		ck->due = 0;
+		pthread_mutex_unlock(&ck->lock);
+		spool_sqlite_ckpt_run(ck);
+		pthread_mutex_lock(&ck->lock);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return (NULL);
+}
+
+/*
+ * PASSIVE: it takes no lock that the loop's writer waits for and waits for
+ * none itself, so a commit never waits for a checkpoint; a reader holding
+ * an old snapshot only makes it stop short. Frames committed meanwhile
+ * wake it again. Once it has copied all, the writer's next transaction
+ * starts the WAL again from its beginning (and cuts it back to
+ * SPOOL_SQLITE_WAL_LIMIT), so the file does not grow while checkpoints
+ * keep up.
+ */
+static void
+spool_sqlite_ckpt_run(struct spool_sqlite_ckpt *ck)
+{
+	char why[256];
+	int rc, nlog = 0, ndone = 0;
+
+	rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
+	    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
+	/* BUSY: another connection checkpoints (a reader closing). */
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
+		log_debug("spool checkpoint path=%s wal_pages=%d copied=%d",
+		    ck->path, nlog, ndone);
+		if (rc == SQLITE_OK)
+			atomic_fetch_add_explicit(&ck->done, 1,
+			    memory_order_relaxed);
+		if (ck->failing)
+			log_info("spool checkpoint path=%s works again",
+			    ck->path);
+		ck->failing = 0;
+		return;
+	}
+	if (!ck->failing) {
+		spool_sqlite_reason(ck->db, why, sizeof(why));
+		log_warnx("spool checkpoint path=%s failed: %s; the WAL grows "
+		    "until one succeeds", ck->path, why);
+	}
+	ck->failing = 1;
+}
+
+/* After each commit of the loop's connection: pages, the WAL's length. */
+static int
+spool_sqlite_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct spool_sqlite_ckpt *ck = arg;
+
+	(void)db;
+	(void)name;
+	if (pages < SPOOL_SQLITE_CKPT_PAGES)
+		return (SQLITE_OK);
+	pthread_mutex_lock(&ck->lock);
+	if (!ck->due) {
+		ck->due = 1;
+		pthread_cond_signal(&ck->wake);
+	}
+	pthread_mutex_unlock(&ck->lock);
+	return (SQLITE_OK);
 }
 
 /*
@@ -857,6 +1164,7 @@ spool_sqlite_close(struct spool *sp)
 
 	if (ss == NULL)
 		return;
+	spool_sqlite_ckpt_stop(ss);
 	for (i = 0; i < STMT_COUNT; i++)
 		sqlite3_finalize(ss->stmt[i]);
 	/* The last connection to close checkpoints and removes the WAL. */
@@ -865,6 +1173,7 @@ spool_sqlite_close(struct spool *sp)
 		    sqlite3_errmsg(ss->db));
 	if (ss->lockfd != -1)
 		close(ss->lockfd);
+	spool_sqlite_dseq_free(ss);
 	free(ss->path);
 	free(ss);
 	sp->backend = NULL;
@@ -956,6 +1265,8 @@ spool_sqlite_add_notice(struct spool *sp, const struct notice *n,
 	    n->id) == -1)
 		return (-1);
 	seq = sqlite3_last_insert_rowid(ss->db);
+	ss->last_seq = seq;
+	strlcpy(ss->last_id, n->id, sizeof(ss->last_id));
 
 	st = ss->stmt[STMT_ADD_DELIVERY];
 	for (i = 0; i < nd; i++) {
@@ -970,6 +1281,8 @@ spool_sqlite_add_notice(struct spool *sp, const struct notice *n,
 		if (spool_sqlite_step_done(sp, st, "cannot store delivery %s",
 		    d[i].id) == -1)
 			return (-1);
+		spool_sqlite_dseq_add(ss, d[i].id,
+		    sqlite3_last_insert_rowid(ss->db));
 	}
 	return (0);
 }
@@ -999,39 +1312,84 @@ spool_sqlite_add_delivery(struct spool *sp, const char *notice_id,
 		    "%s: no notice %s in the spool", d->id, notice_id);
 		return (-1);
 	}
+	spool_sqlite_dseq_add(ss, d->id, sqlite3_last_insert_rowid(ss->db));
 	return (0);
 }
 
+/*
+ * An outcome. The row is found by the seq the map keeps for a pending
+ * delivery; by its id otherwise (a delivery the map does not know, or an
+ * outcome for one that ended already).
+ */
 static int
 spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
     enum spool_dstate state, int attempts, const char *error, int64_t now_ms)
 {
 	struct spool_sqlite *ss = sp->backend;
-	sqlite3_stmt *st = ss->stmt[STMT_UPDATE_DELIVERY];
+	struct spool_sqlite_dseq *ds;
+	int rv;
 
 	if (spool_sqlite_begin(sp) == -1)
 		return (-1);
-	if (sqlite3_bind_text(st, 1, delivery_id, -1, SQLITE_STATIC) !=
-	    SQLITE_OK ||
+	if ((ds = spool_sqlite_dseq_find(ss, delivery_id)) != NULL) {
+		rv = spool_sqlite_outcome(sp, STMT_UPDATE_BY_SEQ, ds->seq,
+		    delivery_id, state, attempts, error, now_ms);
+		if (rv == -1)
+			return (-1);
+		/* Not that row any more (it was not the map's to change). */
+		if (rv == 0 || state != DSTATE_PENDING)
+			spool_sqlite_dseq_remove(ss, ds);
+		if (rv == 1)
+			return (0);
+	}
+	rv = spool_sqlite_outcome(sp, STMT_UPDATE_DELIVERY, 0, delivery_id,
+	    state, attempts, error, now_ms);
+	if (rv == 0)
+		snprintf(sp->error, sizeof(sp->error), "cannot update delivery "
+		    "%s: no such delivery in the spool", delivery_id);
+	return (rv == 1 ? 0 : -1);
+}
+
+/*
+ * Run an outcome statement, 1 if it changed a row. ?6 is the seq (by
+ * seq), or the notice's part of the id.
+ */
+static int
+spool_sqlite_outcome(struct spool *sp, enum spool_sqlite_stmt which,
+    int64_t seq, const char *id, enum spool_dstate state, int attempts,
+    const char *error, int64_t now_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[which];
+	int rc;
+
+	if (which == STMT_UPDATE_BY_SEQ)
+		rc = sqlite3_bind_int64(st, 6, seq);
+	else
+		rc = spool_sqlite_bind_notice_part(st, 6, id);
+	if (rc != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, spool_dstate_name(state), -1,
 	    SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 3, attempts) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 5, now_ms) != SQLITE_OK) {
-		spool_sqlite_fail(sp, "cannot update delivery %s",
-		    delivery_id);
+		spool_sqlite_fail(sp, "cannot update delivery %s", id);
 		sqlite3_reset(st);
 		return (-1);
 	}
 	if (spool_sqlite_step_done(sp, st, "cannot update delivery %s",
-	    delivery_id) == -1)
+	    id) == -1)
 		return (-1);
-	if (sqlite3_changes(ss->db) == 0) {
-		snprintf(sp->error, sizeof(sp->error), "cannot update delivery "
-		    "%s: no such delivery in the spool", delivery_id);
-		return (-1);
-	}
-	return (0);
+	return (sqlite3_changes(ss->db) > 0);
+}
+
+/* Bind, as parameter i, the part of delivery id before its first '/'. */
+static int
+spool_sqlite_bind_notice_part(sqlite3_stmt *st, int i, const char *id)
+{
+	return (sqlite3_bind_text(st, i, id, (int)strcspn(id, "/"),
+	    SQLITE_STATIC));
 }
 
 /*
@@ -1047,8 +1405,13 @@ spool_sqlite_commit(struct spool *sp)
 	if (sqlite3_get_autocommit(ss->db))
 		return (0);
 	if (spool_sqlite_step_done(sp, ss->stmt[STMT_COMMIT],
-	    "commit failed") == 0)
+	    "commit failed") == 0) {
+		spool_sqlite_undo_commit(ss);
+		sp->checkpoints = atomic_load_explicit(&ss->ckpt.done,
+		    memory_order_relaxed);
 		return (0);
+	}
+	spool_sqlite_undo_rollback(ss);
 	if (!sqlite3_get_autocommit(ss->db)) {
 		sqlite3_step(ss->stmt[STMT_ROLLBACK]);
 		sqlite3_reset(ss->stmt[STMT_ROLLBACK]);
@@ -1062,6 +1425,8 @@ spool_sqlite_rollback(struct spool *sp)
 	struct spool_sqlite *ss = sp->backend;
 	sqlite3_stmt *st = ss->stmt[STMT_ROLLBACK];
 
+	/* SQLite may have rolled back already (a failed write). */
+	spool_sqlite_undo_rollback(ss);
 	if (sqlite3_get_autocommit(ss->db))
 		return;
 	if (sqlite3_step(st) != SQLITE_DONE)
@@ -1213,9 +1578,13 @@ spool_sqlite_pending_one(struct spool *sp, int64_t seq,
 
 	st = ss->stmt[STMT_PENDING_DELIVERIES];
 	sqlite3_bind_int64(st, 1, seq);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		if (spool_sqlite_pending_add(&pd, st) == -1)
 			goto nomem;
+		/* The restarted daemon will report their outcomes. */
+		spool_sqlite_dseq_add(ss, pd.d[pd.n - 1].id,
+		    sqlite3_column_int64(st, 9));
+	}
 	if (rc != SQLITE_DONE)
 		goto fail;
 	sqlite3_reset(st);
@@ -1334,10 +1703,25 @@ spool_sqlite_track(struct spool *sp, const char *id, const char *route,
     int64_t respond_by_ms)
 {
 	struct spool_sqlite *ss = sp->backend;
-	sqlite3_stmt *st = ss->stmt[STMT_TRACK];
+	sqlite3_stmt *st = ss->stmt[STMT_TRACK_BY_SEQ];
 
 	if (spool_sqlite_begin(sp) == -1)
 		return (-1);
+	/* The daemon tracks the notice it has just added: no lookup. */
+	if (ss->last_seq != 0 && strcmp(ss->last_id, id) == 0) {
+		if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) !=
+		    SQLITE_OK || sqlite3_bind_text(st, 2, route, -1,
+		    SQLITE_STATIC) != SQLITE_OK || sqlite3_bind_int64(st, 3,
+		    respond_by_ms) != SQLITE_OK || sqlite3_bind_int64(st, 4,
+		    ss->last_seq) != SQLITE_OK)
+			return (spool_sqlite_bind_failed(sp, st, "track", id));
+		if (spool_sqlite_step_done(sp, st, "cannot track notice %s",
+		    id) == -1)
+			return (-1);
+		if (sqlite3_changes(ss->db) > 0)
+			return (0);
+	}
+	st = ss->stmt[STMT_TRACK];
 	if (sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 2, route, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, respond_by_ms) != SQLITE_OK)
@@ -1581,29 +1965,49 @@ spool_sqlite_digest_assign(struct spool *sp, const char *digest,
     const char *const *ids, size_t n)
 {
 	struct spool_sqlite *ss = sp->backend;
-	sqlite3_stmt *st = ss->stmt[STMT_DIGEST_ASSIGN];
+	struct spool_sqlite_dseq *ds;
 	size_t i;
+	int rv;
 
 	if (spool_sqlite_begin(sp) == -1)
 		return (-1);
 	for (i = 0; i < n; i++) {
-		if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) !=
-		    SQLITE_OK || sqlite3_bind_text(st, 2, ids[i], -1,
-		    SQLITE_STATIC) != SQLITE_OK) {
-			spool_sqlite_fail(sp, "cannot add delivery %s to "
-			    "digest %s", ids[i], digest);
-			sqlite3_reset(st);
+		rv = 0;
+		if ((ds = spool_sqlite_dseq_find(ss, ids[i])) != NULL &&
+		    (rv = spool_sqlite_assign(sp, STMT_DIGEST_ASSIGN_BY_SEQ,
+		    ds->seq, digest, ids[i])) == -1)
 			return (-1);
-		}
-		if (spool_sqlite_step_done(sp, st, "cannot add delivery %s "
-		    "to digest %s", ids[i], digest) == -1)
+		if (rv == 0 && (rv = spool_sqlite_assign(sp,
+		    STMT_DIGEST_ASSIGN, 0, digest, ids[i])) == -1)
 			return (-1);
-		if (sqlite3_changes(ss->db) == 0) {
+		if (rv == 0) {
 			spool_sqlite_why_not_digest(sp, digest, ids[i]);
 			return (-1);
 		}
 	}
 	return (0);
+}
+
+/* Run a digest assignment (seq: ?3, if not 0): 1 if it changed a row. */
+static int
+spool_sqlite_assign(struct spool *sp, enum spool_sqlite_stmt which,
+    int64_t seq, const char *digest, const char *id)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[which];
+
+	if (sqlite3_bind_text(st, 1, digest, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    (seq != 0 && sqlite3_bind_int64(st, 3, seq) != SQLITE_OK)) {
+		spool_sqlite_fail(sp, "cannot add delivery %s to digest %s",
+		    id, digest);
+		sqlite3_reset(st);
+		return (-1);
+	}
+	if (spool_sqlite_step_done(sp, st, "cannot add delivery %s to "
+	    "digest %s", id, digest) == -1)
+		return (-1);
+	return (sqlite3_changes(ss->db) > 0);
 }
 
 /* A digest assignment changed nothing: say why. */
@@ -1618,6 +2022,7 @@ spool_sqlite_why_not_digest(struct spool *sp, const char *digest,
 	int rc;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	spool_sqlite_bind_notice_part(st, 6, id);
 	if ((rc = sqlite3_step(st)) == SQLITE_DONE)
 		snprintf(why, sizeof(why), "no such delivery in the spool");
 	else if (rc == SQLITE_ROW) {
@@ -1936,6 +2341,127 @@ spool_sqlite_list_pending(struct spool *sp, int64_t after_seq, size_t max,
 	}
 	sqlite3_reset(st);
 	return (n);
+}
+
+static int
+spool_sqlite_dseq_cmp(const struct spool_sqlite_dseq *a,
+    const struct spool_sqlite_dseq *b)
+{
+	return (strcmp(a->id, b->id));
+}
+
+static struct spool_sqlite_dseq *
+spool_sqlite_dseq_find(struct spool_sqlite *ss, const char *id)
+{
+	struct spool_sqlite_dseq key;
+
+	key.id = id;
+	return (RB_FIND(spool_sqlite_dseqs, &ss->dseqs, &key));
+}
+
+/* Remember the row of a pending delivery; out of memory, do without. */
+static void
+spool_sqlite_dseq_add(struct spool_sqlite *ss, const char *id, int64_t seq)
+{
+	struct spool_sqlite_dseq *ds, *old;
+	size_t len = strlen(id) + 1;
+
+	if ((ds = malloc(sizeof(*ds) + len)) == NULL)
+		return;
+	ds->id = memcpy(ds + 1, id, len);
+	ds->seq = seq;
+	if ((old = RB_FIND(spool_sqlite_dseqs, &ss->dseqs, ds)) != NULL)
+		spool_sqlite_dseq_remove(ss, old);
+	if (spool_sqlite_undo_push(ss, ds, 1) == -1) {
+		free(ds);
+		return;
+	}
+	RB_INSERT(spool_sqlite_dseqs, &ss->dseqs, ds);
+}
+
+/* Forget a delivery that ended; a rollback brings it back. */
+static void
+spool_sqlite_dseq_remove(struct spool_sqlite *ss, struct spool_sqlite_dseq *ds)
+{
+	RB_REMOVE(spool_sqlite_dseqs, &ss->dseqs, ds);
+	if (spool_sqlite_undo_push(ss, ds, 0) != 1)
+		free(ds);
+}
+
+/* At close: the map and what the journal keeps out of it. */
+static void
+spool_sqlite_dseq_free(struct spool_sqlite *ss)
+{
+	struct spool_sqlite_dseq *ds, *next;
+
+	spool_sqlite_undo_commit(ss);
+	RB_FOREACH_SAFE(ds, spool_sqlite_dseqs, &ss->dseqs, next) {
+		RB_REMOVE(spool_sqlite_dseqs, &ss->dseqs, ds);
+		free(ds);
+	}
+	free(ss->undo);
+	ss->undo = NULL;
+	ss->undosize = 0;
+}
+
+/*
+ * Journal a change to the map made in the open transaction: 1 when it
+ * was, 0 when no transaction is open (the row is committed), -1 when out
+ * of memory.
+ */
+static int
+spool_sqlite_undo_push(struct spool_sqlite *ss, struct spool_sqlite_dseq *ds,
+    int added)
+{
+	struct spool_sqlite_undo *grown;
+	size_t size;
+
+	if (sqlite3_get_autocommit(ss->db))
+		return (0);
+	if (ss->nundo == ss->undosize) {
+		size = ss->undosize == 0 ? 256 : ss->undosize * 2;
+		if ((grown = reallocarray(ss->undo, size,
+		    sizeof(*ss->undo))) == NULL)
+			return (-1);
+		ss->undo = grown;
+		ss->undosize = size;
+	}
+	ss->undo[ss->nundo].ds = ds;
+	ss->undo[ss->nundo].added = added;
+	ss->nundo++;
+	return (1);
+}
+
+/* The transaction is kept: what it removed from the map goes for good. */
+static void
+spool_sqlite_undo_commit(struct spool_sqlite *ss)
+{
+	size_t i;
+
+	for (i = 0; i < ss->nundo; i++)
+		if (!ss->undo[i].added)
+			free(ss->undo[i].ds);
+	ss->nundo = 0;
+}
+
+/* The transaction is gone: so is what it did to the map, newest first. */
+static void
+spool_sqlite_undo_rollback(struct spool_sqlite *ss)
+{
+	struct spool_sqlite_dseq *ds;
+	size_t i;
+
+	for (i = ss->nundo; i-- > 0;) {
+		ds = ss->undo[i].ds;
+		if (ss->undo[i].added) {
+			RB_REMOVE(spool_sqlite_dseqs, &ss->dseqs, ds);
+			free(ds);
+		} else if (RB_INSERT(spool_sqlite_dseqs, &ss->dseqs,
+		    ds) != NULL)
+			free(ds);
+	}
+	ss->nundo = 0;
+	ss->last_seq = 0;
 }
 
 /* ms since the epoch as RFC 3339 in UTC, with ms: 2024-05-01T12:34:56.789Z */

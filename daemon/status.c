@@ -1243,6 +1243,7 @@ cmd_pending(struct status_client *c, char **argv, int argc)
 	status_page(c);
 }
 
+/* The next page; or, the listing done, the commands that waited for it. */
 static void
 status_page_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -1252,6 +1253,8 @@ status_page_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (c->listing != NULL)
 		status_page(c);
+	else
+		status_process(c);
 }
 
 /*
@@ -1349,7 +1352,8 @@ status_listing_end(struct status_client *c, const char *error)
 	yajl_gen_free(l->g);
 	free(l);
 	c->listing = NULL;
-	status_process(c);
+	/* From the loop, not from here: no recursion over queued commands. */
+	event_active(c->page, 0, 0);
 }
 
 /* The wire protocol's id: 1..128 of [A-Za-z0-9._:-]. */
@@ -1527,6 +1531,10 @@ cmd_reload(struct status_client *c, char **argv, int argc)
 		status_send(c, status_gen_reload_failed(msg));
 		return;
 	}
+	if (st.path != NULL && strcmp(reload_current->status_socket,
+	    st.path) != 0)
+		log_warnx("reload: status.socket changed to %s; it takes "
+		    "effect at the next restart", reload_current->status_socket);
 	if ((g = status_gen_ok()) != NULL) {
 		gen_str(g, "message", msg);
 		gen_str(g, "hash", reload_current->hash);

@@ -38,6 +38,15 @@ WAIT_TIMEOUT = 60.0  # a delivery to show up
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "runtime error:",
                    "LeakSanitizer")
 
+# SB_VALGRIND=1 (make valgrind): every daemon runs under memcheck, which
+# makes it exit 99 on an invalid access or a leak; stop() then fails the
+# test with the report (it is in the daemon's log, valgrind's stderr).
+VALGRIND = os.environ.get("SB_VALGRIND") == "1"
+VALGRIND_CMD = ["valgrind", "--quiet", "--error-exitcode=99",
+                "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                "--errors-for-leak-kinds=definite,indirect",
+                "--num-callers=30"]
+
 CTX = zmq.Context.instance()
 
 
@@ -69,14 +78,15 @@ def make_dir():
 def make_config(tmpdir, channels, routes, classify_rules="",
                 trust_hint=False, pull=False, tcp_port=None,
                 log_level="info", max_message_size=65536, extra="",
-                batch_window="1s"):
+                batch_window="1s", ingress_extra=""):
     """Write tmpdir/switchboard.conf and return its path.
 
     channels and routes are the libconfig text inside "channels = { }"
     and "routes = ( )"; classify_rules the text inside "rules = ( )".
     Relative paths in them resolve in tmpdir, the daemon's cwd.
     Batch notices leave as digests; batch_window keeps them short (None:
-    the daemon's default, or whatever extra sets)."""
+    the daemon's default, or whatever extra sets). ingress_extra is more
+    libconfig text inside "ingress = { }"."""
     router = ["ipc://in.ipc"]
     if tcp_port is not None:
         router.append("tcp://127.0.0.1:%d" % tcp_port)
@@ -90,6 +100,7 @@ ingress = {
     rcvhwm = 10000;
     sndhwm = 10000;
     reply_queue_max = 10000;
+    %(ingress_extra)s
 };
 spool = { path = "spool.db"; sync = "off"; };
 status = { socket = "status.sock"; };
@@ -118,6 +129,7 @@ routes = (
         "channels": channels,
         "routes": routes,
         "extra": extra,
+        "ingress_extra": ingress_extra,
     }
     path = os.path.join(tmpdir, "switchboard.conf")
     with open(path, "w") as f:
@@ -335,9 +347,11 @@ class Daemon:
         env.setdefault("UBSAN_OPTIONS",
             "print_stacktrace=1:halt_on_error=1")
         self._log = open(self.log_path, "wb")
+        cmd = [DAEMON, "-f", "-c", self.config] + self.args
+        if VALGRIND:
+            cmd = VALGRIND_CMD + cmd
         self.proc = subprocess.Popen(
-            [DAEMON, "-f", "-c", self.config] + self.args,
-            cwd=self.dir, stdin=subprocess.DEVNULL,
+            cmd, cwd=self.dir, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT, env=env)
         self._wait_ping()
         return self

@@ -84,6 +84,24 @@ def test_bad_config(path):
             "%s: line does not start with the file: %r" % (path, line)
 
 
+def test_rules_doc_example():
+    """The complete example of docs/rules.md is a valid config."""
+    with open(os.path.join(sbtest.ROOT, "docs", "rules.md")) as f:
+        blocks = f.read().split("\n```\n")
+    example = [b for b in blocks if b.startswith("# rules-example.conf")]
+    assert len(example) == 1, "docs/rules.md: no example block"
+    tmp = sbtest.make_dir()
+    try:
+        path = os.path.join(tmp, "rules-example.conf")
+        with open(path, "w") as f:
+            f.write(example[0])
+        rc, lines = check(path, cwd=tmp)
+        assert rc == 0, "docs/rules.md example rejected:\n%s" % \
+            "\n".join(lines)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def test_relative_path_names_the_file_as_given():
     """The messages name the file as the admin typed it."""
     rc, lines = check(os.path.join("tests", "conf", "bad-range.conf"))

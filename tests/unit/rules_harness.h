@@ -65,6 +65,7 @@ HARNESS_FN void		 harness_restart_dispatch(void);
 HARNESS_FN int		 harness_restore_cb(const struct spool_pending *,
 			    void *);
 HARNESS_FN char		*harness_file(const char *);
+HARNESS_FN const char	*harness_file_once(const char *);
 HARNESS_FN size_t	 harness_count(const char *, const char *);
 HARNESS_FN yajl_val	 harness_describe(const char *);
 HARNESS_FN const char	*harness_delivery_field(yajl_val, const char *,
@@ -240,6 +241,17 @@ harness_file(const char *name)
 	    (size_t)sb.st_size);
 	fclose(f);
 	return (buf);
+}
+
+/* As harness_file, kept until the next call (for one expression). */
+static const char *
+harness_file_once(const char *name)
+{
+	static char *last;
+
+	free(last);
+	last = harness_file(name);
+	return (last);
 }
 
 static size_t
