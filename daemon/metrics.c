@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "escalate.h"
 #include "log.h"
+#include "breaker.h"
 #include "metrics.h"
 #include "notice.h"
 #include "reload.h"
@@ -199,6 +200,7 @@ metrics_write(struct evbuffer *buf, const struct spool *sp)
 	metrics_write_responses(buf);
 	metrics_write_pending(buf);
 	metrics_write_channels(buf);
+	breaker_write_metrics(buf);
 	metrics_write_reload(buf);
 	metrics_write_spool(buf, sp);
 	return (0);

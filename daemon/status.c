@@ -36,6 +36,7 @@
 #include "accept.h"
 #include "adapter.h"
 #include "batch.h"
+#include "breaker.h"
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
@@ -140,6 +141,7 @@ static void	gen_report(yajl_gen);
 static void	gen_report_counts(yajl_gen);
 static void	gen_report_reload(yajl_gen);
 static void	gen_report_channels(yajl_gen);
+static void	gen_breaker(yajl_gen, const struct channel *);
 static void	gen_report_escalations(yajl_gen);
 static const char *status_channel_state(const struct channel *);
 static void	gen_channel(yajl_gen, const struct channel *);
@@ -985,8 +987,11 @@ gen_report_channels(yajl_gen g)
 		gen_str(g, "state", status_channel_state(ch));
 		gen_int(g, "queued", ch->queued);
 		gen_int(g, "inflight", ch->inflight);
+		gen_int(g, "delivered", (long long)ch->stats.outcomes[
+		    OUTCOME_DELIVERED]);
 		gen_str(g, "last_error", ch->last_error[0] != '\0' ?
 		    ch->last_error : NULL);
+		gen_breaker(g, ch);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
@@ -1091,7 +1096,22 @@ gen_channel(yajl_gen g, const struct channel *ch)
 	gen_int(g, "held", (long long)ch->stats.held);
 	gen_str(g, "last_error", ch->last_error[0] != '\0' ? ch->last_error :
 	    NULL);
+	gen_breaker(g, ch);
 	yajl_gen_map_close(g);
+}
+
+/* A channel's circuit breaker, when it has one (health_check). */
+static void
+gen_breaker(yajl_gen g, const struct channel *ch)
+{
+	const struct breaker *b = ch->breaker;
+
+	if (b == NULL)
+		return;
+	gen_str(g, "breaker", breaker_state_name(breaker_state(b)));
+	gen_int(g, "breaker_failures", breaker_failures(b));
+	gen_time(g, "breaker_since", breaker_since_ms(b));
+	gen_str(g, "breaker_reason", breaker_reason(b));
 }
 
 static void

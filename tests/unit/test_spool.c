@@ -533,6 +533,101 @@ test_update_lifecycle(void **state)
 	    "realtime");
 }
 
+/*
+ * An outcome for a delivery that ended already changes the last one of
+ * that id, found through its notice; a resent notice's pending delivery
+ * of the same id comes first.
+ */
+static void
+test_update_ended(void **state)
+{
+	static const char *const ch[] = { "chat" };
+	struct fixture *fx = *state;
+	struct spool *sp;
+	char row[256];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-1", 1000, ch, 1), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-1/chat",
+	    DSTATE_DELIVERED, 1, NULL, 1100), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-1/chat", DSTATE_DEAD,
+	    2, "late failure", 1200), 0);
+	/* Resent after the dedup window: a new pending n-1/chat. */
+	assert_int_equal(add(sp, "n-1", 90000, ch, 1), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-1/chat", DSTATE_PENDING,
+	    1, "busy", 90100), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	/* Unknown: no notice of that id, or none with that delivery. */
+	assert_int_equal(spool_update_delivery(sp, "n-2/chat",
+	    DSTATE_DELIVERED, 1, NULL, 2000), -1);
+	assert_string_equal(sp->error, "cannot update delivery n-2/chat: no "
+	    "such delivery in the spool");
+	assert_int_equal(spool_update_delivery(sp, "n-1/mail",
+	    DSTATE_DELIVERED, 1, NULL, 2000), -1);
+	assert_int_equal(spool_update_delivery(sp, "n-1",
+	    DSTATE_DELIVERED, 1, NULL, 2000), -1);
+	spool_close(sp);
+	sql_text(fx->path, "SELECT group_concat(state || ':' || attempts || "
+	    "':' || coalesce(last_error, '-') || ':' || updated_ms, ' ') FROM "
+	    "(SELECT * FROM deliveries ORDER BY seq)", row, sizeof(row));
+	assert_string_equal(row, "dead:2:late failure:1200 "
+	    "pending:1:busy:90100");
+}
+
+/*
+ * The backend remembers the row of each pending delivery; a rolled-back
+ * pass must take back what it taught it. The rows of a rolled-back pass
+ * get the same seqs again in the next one, under other ids.
+ */
+static void
+test_rollback_forgets_rows(void **state)
+{
+	static const char *const ch[] = { "chat" };
+	struct fixture *fx = *state;
+	struct spool *sp;
+	char row[256];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-gone", 1000, ch, 1), 0);
+	spool_rollback(sp);
+	assert_int_equal(add(sp, "n-new", 1001, ch, 1), 0);	/* seq 1 */
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-gone/chat",
+	    DSTATE_DELIVERED, 1, NULL, 2000), -1);
+	assert_string_equal(sp->error, "cannot update delivery n-gone/chat: "
+	    "no such delivery in the spool");
+	spool_rollback(sp);
+
+	/* An outcome rolled back: the delivery is pending again. */
+	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
+	    DSTATE_DELIVERED, 1, NULL, 2100), 0);
+	spool_rollback(sp);
+	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
+	    DSTATE_PENDING, 2, "busy", 2200), 0);
+	/* Added and ended in one pass, then rolled back. */
+	assert_int_equal(add(sp, "n-brief", 1002, ch, 1), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-brief/chat",
+	    DSTATE_DELIVERED, 1, NULL, 2300), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(add(sp, "n-x", 1003, ch, 1), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
+	    DSTATE_DELIVERED, 3, NULL, 2400), 0);
+	/* A failing commit is a rollback too. */
+	sql_exec(fx->path, "CREATE TRIGGER no_x BEFORE INSERT ON notices "
+	    "WHEN NEW.id = 'n-y' BEGIN SELECT RAISE(ABORT, 'no n-y'); END");
+	assert_int_equal(add(sp, "n-y", 1004, ch, 1), -1);
+	assert_int_equal(spool_commit(sp), -1);
+	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
+	    DSTATE_DELIVERED, 4, NULL, 2500), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	sql_text(fx->path, "SELECT group_concat(n.id || ':' || d.state || ':' "
+	    "|| d.attempts, ' ') FROM deliveries d JOIN notices n ON n.seq = "
+	    "d.notice_seq", row, sizeof(row));
+	assert_string_equal(row, "n-new:delivered:4 n-brief:delivered:1");
+}
+
 /* A failed write fails its whole pass: no "ok" can outlive a rollback. */
 static void
 test_failed_write_fails_the_pass(void **state)
