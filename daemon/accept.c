@@ -15,6 +15,7 @@
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
+#include "durable.h"
 #include "envelope.h"
 #include "escalate.h"
 #include "ingress.h"
@@ -35,10 +36,23 @@ struct accepted {
 	int64_t			 response_ms;
 };
 
+/* An "ok" reply written, waiting for the flush that makes it true. */
+struct held {
+	TAILQ_ENTRY(held)	 entry;
+	uint64_t		 gen;
+	struct ingress_reply	*reply;
+	char			*body;
+	size_t			 len;
+	char			 id[SB_ID_MAX + 1];
+};
+TAILQ_HEAD(held_list, held);
+
 static struct {
 	const struct config	*conf;
 	struct spool		*spool;
 	struct limits		*limits;
+	struct durable		*durable;	/* NULL: sync off */
+	struct held_list	 held;
 	const char		*closed;	/* reason, when refusing */
 	int			 spool_failing;
 	struct accept_stats	 stats;
@@ -53,6 +67,8 @@ static void	accept_ack(struct ingress_msg *, const struct ack *);
 static int	accept_duplicate(struct ingress_msg *, struct notice *);
 static void	accept_reject(struct ingress_msg *, struct envelope_error *);
 static void	accept_commit(void);
+static void	accept_hold(struct ingress_msg *, uint64_t, const char *);
+static void	accept_flushed_cb(uint64_t, int, const char *, void *);
 static void	accept_log_reject(const struct ingress_msg *,
 		    const struct envelope_error *);
 
@@ -62,8 +78,29 @@ accept_init(const struct config *conf, struct spool *spool)
 	memset(&acc, 0, sizeof(acc));
 	acc.conf = conf;
 	acc.spool = spool;
+	TAILQ_INIT(&acc.held);
 	if ((acc.limits = limits_new(conf->limits, conf->nlimits)) == NULL)
 		fatal("limits_new");
+}
+
+/*
+ * With spool.sync = normal, "ok" replies wait for a flush by the durable
+ * thread instead of an fsync inside every commit on the loop.
+ */
+int
+accept_durable(struct event_base *base, char *err, size_t errlen)
+{
+	acc.durable = durable_new(base, acc.spool, accept_flushed_cb, NULL,
+	    err, errlen);
+	return (acc.durable == NULL ? -1 : 0);
+}
+
+/* Answer every held reply (shutdown: before ingress closes). */
+void
+accept_flush(void)
+{
+	if (acc.durable != NULL && !TAILQ_EMPTY(&acc.held))
+		durable_wait(acc.durable);
 }
 
 void
@@ -84,6 +121,9 @@ accept_set_config(const struct config *conf)
 void
 accept_shutdown(void)
 {
+	accept_flush();
+	durable_free(acc.durable);
+	acc.durable = NULL;
 	limits_free(acc.limits);
 	acc.limits = NULL;
 }
@@ -280,6 +320,9 @@ accept_duplicate(struct ingress_msg *m, struct notice *n)
 	if (!m->fire_and_forget)
 		m->reply = envelope_reply_notice(n, chans, nchans, 1,
 		    &m->reply_len);
+	/* The first may still be on its way to the disk: wait for it too. */
+	if (acc.durable != NULL)
+		accept_hold(m, durable_request(acc.durable), n->id);
 	notice_unref(n);
 	return (1);
 }
@@ -312,6 +355,7 @@ accept_commit(void)
 	struct envelope_error err;
 	struct accepted *a;
 	const char *chans[ROUTE_TARGETS_MAX];
+	uint64_t gen;
 	size_t i, j;
 	int rc;
 
@@ -327,6 +371,8 @@ accept_commit(void)
 		log_info("spool writes succeed again");
 	}
 	acc.stats.spool_failing = acc.spool_failing;
+	gen = rc == 0 && acc.npass > 0 && acc.durable != NULL ?
+	    durable_request(acc.durable) : 0;
 	for (i = 0; i < acc.npass; i++) {
 		a = &acc.pass[i];
 		if (rc == -1) {
@@ -346,6 +392,7 @@ accept_commit(void)
 			if (!a->msg->fire_and_forget)
 				a->msg->reply = envelope_reply_ack(a->ref,
 				    a->response_ms, &a->msg->reply_len);
+			accept_hold(a->msg, gen, a->ref);
 			continue;
 		}
 		for (j = 0; j < a->res.ntargets; j++)
@@ -357,8 +404,59 @@ accept_commit(void)
 		if (!a->msg->fire_and_forget)
 			a->msg->reply = envelope_reply_notice(a->notice, chans,
 			    a->res.ntargets, 0, &a->msg->reply_len);
+		accept_hold(a->msg, gen, a->notice->id);
+		/*
+		 * Delivery need not wait for the flush: a crash before it
+		 * can only deliver a notice its publisher will send again.
+		 */
 		dispatch_notice(a->notice, &a->res);
 		notice_unref(a->notice);
 	}
 	acc.npass = 0;
+}
+
+/* Keep an ok reply until flush gen is done (gen 0: it is safe now). */
+static void
+accept_hold(struct ingress_msg *m, uint64_t gen, const char *id)
+{
+	struct held *h;
+
+	if (gen == 0 || m->reply == NULL)
+		return;
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		fatal("accept_hold");
+	h->gen = gen;
+	h->body = m->reply;
+	h->len = m->reply_len;
+	strlcpy(h->id, id, sizeof(h->id));
+	m->reply = NULL;
+	h->reply = ingress_defer(m);
+	TAILQ_INSERT_TAIL(&acc.held, h, entry);
+}
+
+/* Flushes up to gen ended: answer what they cover, ok or unavailable. */
+static void
+accept_flushed_cb(uint64_t gen, int ok, const char *error, void *arg)
+{
+	struct envelope_error err;
+	struct held *h;
+
+	(void)arg;
+	while ((h = TAILQ_FIRST(&acc.held)) != NULL && h->gen <= gen) {
+		TAILQ_REMOVE(&acc.held, h, entry);
+		if (!ok) {
+			free(h->body);
+			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+			    "the spool could not be flushed to disk (%s); "
+			    "send it again", error);
+			strlcpy(err.id, h->id, sizeof(err.id));
+			acc.stats.rejected[SB_ERR_UNAVAILABLE]++;
+			h->body = envelope_reply_error(&err, &h->len);
+		}
+		if (h->reply != NULL && h->body != NULL)
+			ingress_answer(h->reply, h->body, h->len);
+		else
+			free(h->body);
+		free(h);
+	}
 }

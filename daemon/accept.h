@@ -13,6 +13,7 @@
 #include "sb_protocol.h"
 
 struct config;
+struct event_base;
 struct ingress_msg;
 struct spool;
 
@@ -27,6 +28,10 @@ struct accept_stats {
 void	accept_init(const struct config *, struct spool *);
 void	accept_set_config(const struct config *);
 void	accept_shutdown(void);
+/* Let a flusher thread make ok replies true (spool.sync = normal). */
+int	accept_durable(struct event_base *, char *err, size_t errlen);
+/* Answer every reply still waiting for a flush. */
+void	accept_flush(void);
 /* Refuse new notices with "unavailable" (shutting down). */
 void	accept_close(const char *reason);
 /* The ingress_batch_fn. */

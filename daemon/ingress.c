@@ -33,15 +33,16 @@
 
 static const struct timeval ingress_retry_tv = { 0, INGRESS_RETRY_MS * 1000 };
 
-struct reply {
+/* A reply waiting for its peer, or deferred by the acceptor. */
+struct ingress_reply {
 	zmq_msg_t		 route[INGRESS_ROUTE_FRAMES];
 	int			 nroute;
 	char			*body;
 	size_t			 len;
 	struct ingress_sock	*sock;
-	TAILQ_ENTRY(reply)	 entry;
+	TAILQ_ENTRY(ingress_reply) entry;
 };
-TAILQ_HEAD(reply_queue, reply);
+TAILQ_HEAD(reply_queue, ingress_reply);
 
 struct ingress_sock {
 	struct ingress		*in;
@@ -58,6 +59,7 @@ struct ingress {
 	struct ingress_socks	 socks;
 	struct reply_queue	 backlog;
 	size_t			 nbacklog;
+	size_t			 ndeferred;	/* held by the acceptor */
 	size_t			 backlog_max;
 	size_t			 backlog_bytes;	/* what the waiting replies hold */
 	size_t			 backlog_max_bytes;
@@ -82,7 +84,7 @@ static int	ingress_send(struct ingress_sock *, zmq_msg_t *, int,
 static void	ingress_flush(struct ingress *);
 static void	ingress_retry_cb(evutil_socket_t, short, void *);
 static void	ingress_check_pause(struct ingress *);
-static size_t	ingress_reply_size(const struct reply *);
+static size_t	ingress_reply_size(const struct ingress_reply *);
 
 struct ingress *
 ingress_new(struct event_base *base, void *zctx, const struct config *conf,
@@ -180,7 +182,7 @@ void
 ingress_free(struct ingress *in)
 {
 	struct ingress_sock *s;
-	struct reply *r;
+	struct ingress_reply *r;
 	int i, linger = 1000;
 
 	if (in == NULL)
@@ -276,6 +278,7 @@ ingress_drain(struct ingress_sock *s, int *more)
 	while (n < INGRESS_BATCH) {
 		if (ingress_recv(s, &in->msgs[n]) == -1)
 			return (n);
+		in->msgs[n].sock = s;
 		in->msgp[n] = &in->msgs[n];
 		n++;
 	}
@@ -347,12 +350,60 @@ ingress_msg_close(struct ingress_msg *m)
 	m->reply = NULL;
 }
 
+struct ingress_reply *
+ingress_defer(struct ingress_msg *m)
+{
+	struct ingress_sock *s = m->sock;
+	struct ingress_reply *r;
+	int i;
+
+	if (m->fire_and_forget || m->nroute == 0)
+		return (NULL);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		fatal("ingress_defer");
+	for (i = 0; i < m->nroute; i++) {
+		zmq_msg_init(&r->route[i]);
+		zmq_msg_move(&r->route[i], &m->route[i]);
+	}
+	r->nroute = m->nroute;
+	r->sock = s;
+	s->in->ndeferred++;
+	return (r);
+}
+
+void
+ingress_answer(struct ingress_reply *r, char *body, size_t len)
+{
+	struct ingress *in = r->sock->in;
+	int i;
+
+	in->ndeferred--;
+	r->body = body;
+	r->len = len;
+	if (TAILQ_EMPTY(&in->backlog) && ingress_send(r->sock, r->route,
+	    r->nroute, body, len) == 0) {
+		for (i = 0; i < r->nroute; i++)
+			zmq_msg_close(&r->route[i]);
+		free(r->body);
+		free(r);
+		ingress_check_pause(in);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&in->backlog, r, entry);
+	in->nbacklog++;
+	in->backlog_bytes += ingress_reply_size(r);
+	in->stats.replies_queued++;
+	if (!evtimer_pending(in->retry, NULL))
+		evtimer_add(in->retry, &ingress_retry_tv);
+	ingress_check_pause(in);
+}
+
 /* Send a reply now, or queue it (the queue takes the routing frames). */
 static void
 ingress_reply(struct ingress_sock *s, struct ingress_msg *m)
 {
 	struct ingress *in = s->in;
-	struct reply *r;
+	struct ingress_reply *r;
 	int i, rc = 1;
 
 	if (m->reply == NULL)
@@ -421,7 +472,7 @@ ingress_send(struct ingress_sock *s, zmq_msg_t *route, int nroute,
 static void
 ingress_flush(struct ingress *in)
 {
-	struct reply *r, *next;
+	struct ingress_reply *r, *next;
 	int i;
 
 	for (r = TAILQ_FIRST(&in->backlog); r != NULL; r = next) {
@@ -442,7 +493,7 @@ ingress_flush(struct ingress *in)
 
 /* The memory a waiting reply holds, as the reply byte cap counts it. */
 static size_t
-ingress_reply_size(const struct reply *r)
+ingress_reply_size(const struct ingress_reply *r)
 {
 	size_t n = sizeof(*r) + r->len;
 	int i;
@@ -458,13 +509,16 @@ ingress_check_pause(struct ingress *in)
 {
 	struct ingress_sock *s;
 
-	if (!in->paused && (in->nbacklog >= in->backlog_max ||
+	/* Deferred replies count too: they wait for the disk. */
+	size_t waiting = in->nbacklog + in->ndeferred;
+
+	if (!in->paused && (waiting >= in->backlog_max ||
 	    in->backlog_bytes >= in->backlog_max_bytes)) {
 		in->paused = 1;
 		in->stats.pauses++;
 		log_warnx("ingress paused: %zu replies (%zu bytes) wait for "
-		    "slow clients", in->nbacklog, in->backlog_bytes);
-	} else if (in->paused && in->nbacklog <= in->backlog_max / 2 &&
+		    "slow clients or the disk", waiting, in->backlog_bytes);
+	} else if (in->paused && waiting <= in->backlog_max / 2 &&
 	    in->backlog_bytes <= in->backlog_max_bytes / 2) {
 		in->paused = 0;
 		log_info("ingress resumed backlog=%zu", in->nbacklog);

@@ -29,7 +29,20 @@ struct ingress_msg {
 	int		 fire_and_forget;
 	char		*reply;		/* set by the acceptor; malloc'd */
 	size_t		 reply_len;
+	void		*sock;		/* the ingress socket it came on */
 };
+
+/*
+ * A reply answered after the batch: the acceptor holds it until the
+ * notice is durable. ingress_defer takes the message's routing frames
+ * (NULL for fire-and-forget); ingress_answer sends it, or queues it for a
+ * slow peer, and takes body. Every deferred reply must be answered before
+ * ingress_free.
+ */
+struct ingress_reply;
+struct ingress_reply	*ingress_defer(struct ingress_msg *);
+void			 ingress_answer(struct ingress_reply *, char *body,
+			    size_t len);
 
 /* Handles a whole batch: sets msgs[i]->reply for every ROUTER message. */
 typedef void	(*ingress_batch_fn)(struct ingress_msg **, size_t, void *);

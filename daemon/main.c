@@ -181,7 +181,7 @@ main_start(const char *path, int foreground, int verbose)
 	if (tod_set_zone(sbd.conf->timezone) == -1)
 		fatalx("timezone %s: not found", sbd.conf->timezone);
 	sbd.spool = spool_open("sqlite", sbd.conf->spool_path,
-	    sbd.conf->spool_sync ? SPOOL_SYNC_NORMAL : SPOOL_SYNC_OFF, err,
+	    sbd.conf->spool_sync ? SPOOL_SYNC_ASYNC : SPOOL_SYNC_OFF, err,
 	    sizeof(err));
 	if (sbd.spool == NULL)
 		fatalx("spool: %s", err);
@@ -202,6 +202,9 @@ main_start(const char *path, int foreground, int verbose)
 		fatalx("spool: %s", sbd.spool->error);
 	reload_init(sbd.conf, path);
 	accept_init(sbd.conf, sbd.spool);
+	if (sbd.conf->spool_sync && accept_durable(sbd.base, err,
+	    sizeof(err)) == -1)
+		fatalx("spool: %s", err);
 	/* Before ingress: a second daemon must not take over ipc endpoints. */
 	if (status_init(sbd.base, sbd.spool, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -363,6 +366,7 @@ main_stop(void)
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping pending=%zu", dispatch_pending());
 	accept_close("switchboardd is shutting down");
+	accept_flush();
 	ingress_free(sbd.ingress);
 	sbd.ingress = NULL;
 	sbd.drain_until = deadline_monotonic_ms() +

@@ -312,3 +312,12 @@ spool_dstate_name(enum spool_dstate state)
 		return ("unknown");
 	return (spool_dstate_names[state]);
 }
+
+/* Thread-safe: the durable thread's call (see spool.h). */
+int
+spool_sync(struct spool *sp, char *err, size_t errlen)
+{
+	if (sp->ops->sync == NULL)
+		return (0);
+	return (sp->ops->sync(sp, err, errlen));
+}

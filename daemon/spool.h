@@ -21,7 +21,8 @@ struct notice;
 
 enum spool_sync {
 	SPOOL_SYNC_OFF = 0,	/* no fsync: fast, loses the tail on a crash */
-	SPOOL_SYNC_NORMAL	/* durable when spool_commit returns */
+	SPOOL_SYNC_NORMAL,	/* durable when spool_commit returns */
+	SPOOL_SYNC_ASYNC	/* durable when a later spool_sync returns */
 };
 
 /* States of a delivery, as stored. */
@@ -105,6 +106,12 @@ struct spool_ops {
 		    enum spool_dstate, int attempts, const char *error,
 		    int64_t now_ms);
 	int	(*commit)(struct spool *);
+	/*
+	 * Make every committed transaction durable. Called from another
+	 * thread while the loop goes on: it must not touch what the loop
+	 * uses (the SQLite backend fdatasyncs its WAL file).
+	 */
+	int	(*sync)(struct spool *, char *err, size_t errlen);
 	void	(*rollback)(struct spool *);
 	/* 1 and fills seen when id was accepted at or after since_ms. */
 	int	(*seen)(struct spool *, const char *id, int64_t since_ms,
@@ -174,6 +181,7 @@ int		 spool_update_delivery(struct spool *, const char *delivery_id,
 		    enum spool_dstate, int attempts, const char *error,
 		    int64_t now_ms);
 int		 spool_commit(struct spool *);
+int		 spool_sync(struct spool *, char *err, size_t errlen);
 void		 spool_rollback(struct spool *);
 int		 spool_seen(struct spool *, const char *id, int64_t since_ms,
 		    struct spool_seen *);
