@@ -271,7 +271,15 @@ escalate_restore(const struct notice *n, const struct spool_waiting *sw)
 		return (0);
 	w->level = sw->level;
 	w->round = sw->round;
-	deadline_arm(esc.heap, &w->dl, sw->next_ms, escalate_fire_cb, w);
+	/*
+	 * Before its first step the spool holds the response deadline; the
+	 * first level comes its after later.
+	 */
+	if (w->level == 0 && w->round == 0)
+		escalate_arm_next(w, chain, sw->respond_by_ms);
+	else
+		deadline_arm(esc.heap, &w->dl, sw->next_ms, escalate_fire_cb,
+		    w);
 	return (0);
 }
 
@@ -372,7 +380,7 @@ escalate_expire(struct waiter *w, const char *why)
 	escalate_owners(w, owners, sizeof(owners));
 	log_warnx("expired id=%s route=%s reason=\"%s\" owners=%s", w->id,
 	    w->route ? w->route : "-", why, owners[0] ? owners : "-");
-	if (spool_expired(esc.spool, w->id, deadline_wall_ms()) == -1)
+	if (spool_expired(esc.spool, w->id, deadline_now(esc.heap)) == -1)
 		log_warnx("spool: expiry of %s not recorded: %s", w->id,
 		    esc.spool->error);
 	snprintf(subject, sizeof(subject), "Expired without a response: "
@@ -428,7 +436,7 @@ escalate_ack(const struct ack *a, int64_t *response_ms, char *why,
 {
 	struct spool_notice_info info;
 	struct waiter *w;
-	int64_t now = deadline_wall_ms();
+	int64_t now = deadline_now(esc.heap);
 	int rc;
 
 	if ((w = escalate_find(a->ref)) != NULL) {

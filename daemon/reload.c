@@ -73,7 +73,7 @@ reload_run(char *msg, size_t len)
 {
 	struct config_errors errs = { .n = 0 };
 	struct config *conf, *old = reload_current;
-	char buf[sizeof(reload_state.errors)], err[512];
+	char buf[sizeof(reload_state.errors)], err[512] = "";
 	size_t i;
 	int level;
 

@@ -37,6 +37,11 @@ def file_channel(name, extra=""):
         name, cstr(name + ".jsonl"), extra)
 
 
+def all_to(*channels):
+    return ('{ name = "all"; match = { source = "*"; }; channels = %s; }' %
+            clist(channels))
+
+
 def lines(d, channel):
     """A channel's deliveries, digests flattened into their items."""
     return read_jsonl(d.path(channel + ".jsonl"))
@@ -167,17 +172,15 @@ def wall_ms():
     return int(time.time() * 1000)
 
 
+def before(t, margin_s=1.0):
+    """Whether the wall clock is still margin_s before the aware t."""
+    return time.time() < t.timestamp() - margin_s
+
+
 # --- module fixtures whose waits overlap the rest of the file ----------------
 
 AT_ZONE = "Asia/Kolkata"        # +05:30: an `at` read as UTC would miss
 AT_IDS = ["at-%d" % i for i in range(3)]
-
-
-
-
-def all_to(*channels):
-    return ('{ name = "all"; match = { source = "*"; }; channels = %s; }' %
-            clist(channels))
 
 
 @pytest.fixture(scope="module")
@@ -192,6 +195,8 @@ def at_run(sb_module):
                                  clist([hhmm(boundary, AT_ZONE)])))
     d = sb_module.start(file_channel("news"), all_to("news"), extra=extra)
     replies = send_all(d.client(), [notice(id=i) for i in AT_IDS])
+    assert before(boundary, 2), "setup too slow: the at time %s passed " \
+        "before the notices were accepted" % boundary
     return d, boundary, replies
 
 
@@ -208,11 +213,6 @@ def quiet_run(sb_module):
     check_ok(c.request(notice(id="q-held", priority="high")))
     check_ok(c.request(notice(id="q-urgent", priority="urgent")))
     return d, end, c
-
-
-def before(t, margin_s=1.0):
-    """Whether the wall clock is still margin_s before the aware t."""
-    return time.time() < t.timestamp() - margin_s
 
 
 def test_batch_at_time_is_accepted_and_held(at_run):
@@ -597,16 +597,16 @@ def received_ms(d, nid):
 def test_restart_mid_escalation_keeps_absolute_times(sb):
     """Level 1 comes 1 s after the deadline, level 2 4 s later, expiry
     1 s after that. A (respond_within 1 s): level 1 at 2 s, level 2 at
-    6 s. B (2 s): its deadline and its level 1 (3 s) pass while the
+    6 s. B (3 s): its deadline and its level 1 (4 s) pass while the
     daemon is down."""
     d = sb.start(ESC_CHANNELS, all_to("desk"), extra=RESTART_EXTRA)
     c = d.client()
     check_ok(c.request(notice(id="esc-a", respond_within="1s")))
-    check_ok(c.request(notice(id="esc-b", respond_within="2s")))
+    check_ok(c.request(notice(id="esc-b", respond_within="3s")))
     wait_until(lambda: steps(d, "lead", "esc-a") == [(1, 0)],
                what="level 1 of esc-a", daemon=d)
     d.stop()
-    b_due = received_ms(d, "esc-b") + 3000
+    b_due = received_ms(d, "esc-b") + 4000
     if wall_ms() < b_due:
         assert escalation_rows(d, "esc-b") == [], \
             "esc-b escalated before its deadline"
@@ -632,12 +632,12 @@ def test_restart_mid_escalation_keeps_absolute_times(sb):
         d, "SELECT n.id, e.level FROM escalations e JOIN notices n "
         "ON n.seq = e.notice_seq ORDER BY e.seq")]
     assert order.index(("esc-b", 1)) < order.index(("esc-a", 2)), order
-    assert b[1][2] >= b_recv + 7000, b
+    assert b[1][2] >= b_recv + 8000, b
     # Each step reached its channel once, with its scheduled wait.
     want = {("esc-a", "lead"): [(1, 0, 2000)],
             ("esc-a", "boss"): [(2, 0, 6000)],
-            ("esc-b", "lead"): [(1, 0, 3000)],
-            ("esc-b", "boss"): [(2, 0, 7000)]}
+            ("esc-b", "lead"): [(1, 0, 4000)],
+            ("esc-b", "boss"): [(2, 0, 8000)]}
     for (nid, ch), w in want.items():
         got = [(x["escalation"]["level"], x["escalation"]["round"],
                 x["escalation"]["waited_ms"]) for x in lines(d, ch)

@@ -610,12 +610,12 @@ test_rollback_forgets_rows(void **state)
 	assert_int_equal(spool_update_delivery(sp, "n-brief/chat",
 	    DSTATE_DELIVERED, 1, NULL, 2300), 0);
 	assert_int_equal(spool_commit(sp), 0);
+	/* A write that fails takes back the pass's outcomes too. */
+	sql_exec(fx->path, "CREATE TRIGGER no_y BEFORE INSERT ON notices "
+	    "WHEN NEW.id = 'n-y' BEGIN SELECT RAISE(ABORT, 'no n-y'); END");
 	assert_int_equal(add(sp, "n-x", 1003, ch, 1), 0);
 	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
 	    DSTATE_DELIVERED, 3, NULL, 2400), 0);
-	/* A failing commit is a rollback too. */
-	sql_exec(fx->path, "CREATE TRIGGER no_x BEFORE INSERT ON notices "
-	    "WHEN NEW.id = 'n-y' BEGIN SELECT RAISE(ABORT, 'no n-y'); END");
 	assert_int_equal(add(sp, "n-y", 1004, ch, 1), -1);
 	assert_int_equal(spool_commit(sp), -1);
 	assert_int_equal(spool_update_delivery(sp, "n-new/chat",
@@ -1169,6 +1169,92 @@ test_locked_spool(void **state)
 	assert_int_equal(add(sp, "n-2", 2, ch, 1), 0);
 	assert_int_equal(spool_commit(sp), 0);
 	spool_close(sp);
+}
+
+/* One pass: n notices of about 3 KB, ids PREFIX-SEQ. */
+static void
+add_pass(struct spool *sp, const char *prefix, int *seq, int n)
+{
+	struct spool_delivery d;
+	struct notice *nt;
+	char id[32], did[48];
+	int i;
+
+	memset(&d, 0, sizeof(d));
+	d.channel = "feed";
+	for (i = 0; i < n; i++) {
+		snprintf(id, sizeof(id), "%s-%d", prefix, (*seq)++);
+		snprintf(did, sizeof(did), "%s/feed", id);
+		d.id = did;
+		nt = make_notice(id, *seq, CLASS_BATCH, 3000);
+		assert_int_equal(spool_add_notice(sp, nt, &d, 1), 0);
+		notice_unref(nt);
+	}
+	assert_int_equal(spool_commit(sp), 0);
+}
+
+/*
+ * The WAL is checkpointed by the spool's own thread, not in a commit. A
+ * reader holding an old snapshot stops it short (the WAL grows, commits
+ * go on); once the reader is gone the checkpointer catches up and the
+ * writer starts the WAL again from its beginning: it does not grow past
+ * what it was. The last connection to close removes it.
+ */
+static void
+test_checkpoints(void **state)
+{
+	struct fixture *fx = *state;
+	struct timespec pause = { 0, 2000000 };
+	struct spool *sp;
+	sqlite3 *reader;
+	char wal[160];
+	off_t held, after;
+	double t0, worst = 0, t;
+	int seq = 0, i;
+
+	snprintf(wal, sizeof(wal), "%s-wal", fx->path);
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	add_pass(sp, "n-first", &seq, 1);
+	assert_int_equal(sqlite3_open_v2(fx->path, &reader,
+	    SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM "
+	    "notices", NULL, NULL, NULL), SQLITE_OK);
+	/* ~1,500 pages of WAL (~6 MB), the line being 1,000. */
+	for (i = 0; file_size(wal) < 1500 * 4120 && i < 2000; i++) {
+		t = now_s();
+		add_pass(sp, "n-held", &seq, 5);
+		if (now_s() - t > worst)
+			worst = now_s() - t;
+	}
+	held = file_size(wal);
+	assert_true(held >= 1500 * 4120);
+	assert_int_equal(sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL),
+	    SQLITE_OK);
+	sqlite3_close(reader);
+
+	/* The checkpointer catches up within seconds. */
+	t0 = now_s();
+	i = (int)sp->checkpoints;
+	while (sp->checkpoints == (uint64_t)i && now_s() - t0 < 10) {
+		add_pass(sp, "n-wake", &seq, 1);
+		nanosleep(&pause, NULL);
+	}
+	assert_true(sp->checkpoints > (uint64_t)i);
+	/* Another ~1,200 pages, paced as passes are. */
+	for (i = 0; i < 240; i++) {
+		add_pass(sp, "n-more", &seq, 5);
+		nanosleep(&pause, NULL);
+	}
+	after = file_size(wal);
+	print_message("checkpoints: %llu; WAL %lld KB while a reader held "
+	    "it, %lld KB after ~5 MB more (slowest commit then %.1f ms)\n",
+	    (unsigned long long)sp->checkpoints, (long long)held / 1024,
+	    (long long)after / 1024, worst * 1e3);
+	assert_true(after <= held + 200 * 4120);
+	spool_close(sp);
+	assert_int_equal(file_size(wal), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM notices"),
+	    seq);
 }
 
 /*
@@ -2142,6 +2228,179 @@ test_migrate_v1(void **state)
 	assert_string_equal(got, want);
 }
 
+/*
+ * Schema version 2 as released (spool_sqlite_migrations[1], applied to
+ * v1_schema's tables), with rows as the version 2 code wrote them: a
+ * tracked notice with an escalation, deliveries in every state, of a
+ * level, in a digest, a fallback.
+ */
+static const char v2_step[] =
+	"ALTER TABLE deliveries ADD COLUMN level INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE deliveries ADD COLUMN digest TEXT;"
+	"CREATE TABLE responses ("
+	"  notice_seq INTEGER PRIMARY KEY"
+	"    REFERENCES notices (seq) ON DELETE CASCADE,"
+	"  route TEXT,"
+	"  respond_by_ms INTEGER NOT NULL,"
+	"  level INTEGER NOT NULL DEFAULT 0,"
+	"  round INTEGER NOT NULL DEFAULT 0,"
+	"  next_ms INTEGER NOT NULL,"
+	"  acked_ms INTEGER,"
+	"  ack_by TEXT,"
+	"  ack_note TEXT,"
+	"  score INTEGER,"
+	"  expired_ms INTEGER);"
+	"CREATE INDEX responses_waiting ON responses (notice_seq)"
+	"  WHERE acked_ms IS NULL AND expired_ms IS NULL;"
+	"CREATE TABLE escalations ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  notice_seq INTEGER NOT NULL"
+	"    REFERENCES notices (seq) ON DELETE CASCADE,"
+	"  level INTEGER NOT NULL,"
+	"  round INTEGER NOT NULL,"
+	"  at_ms INTEGER NOT NULL);"
+	"CREATE INDEX escalations_by_notice ON escalations (notice_seq);"
+	"PRAGMA user_version = 2;"
+	"INSERT INTO notices (id, received_ms, class, json) VALUES"
+	"  ('n-v2', 2000, 'interactive',"
+	"   CAST('{\"id\":\"n-v2\",\"subject\":\"v2\"}' AS BLOB));"
+	"INSERT INTO deliveries (seq, id, notice_seq, position, channel, route,"
+	"  pilot, fallback_of, state, attempts, last_error, created_ms,"
+	"  updated_ms, delivered_ms, next_ms, level, digest) VALUES"
+	"  (7, 'n-v2/chat', 3, 0, 'chat', 'ask', 0, NULL, 'failed', 3,"
+	"   '410 gone', 2000, 2300, NULL, 2000, 0, NULL),"
+	"  (8, 'n-v2/chat/pager', 3, NULL, 'pager', 'ask', 0, 'chat',"
+	"   'pending', 1, 'busy', 2300, 2400, NULL, 2300, 0, NULL),"
+	"  (9, 'n-v2/esc0.1/boss', 3, NULL, 'boss', NULL, 0, NULL, 'pending',"
+	"   0, NULL, 2500, 2500, NULL, 2500, 1, 'n-v2/boss/digest'),"
+	"  (10, 'n-v2/mail', 3, 1, 'mail', 'ask', 1, NULL, 'expired', 0,"
+	"   NULL, 2000, 2600, NULL, 2000, 0, NULL);"
+	"INSERT INTO responses (notice_seq, route, respond_by_ms, level, round,"
+	"  next_ms) VALUES (3, 'ask', 62000, 1, 0, 122000);"
+	"INSERT INTO escalations (notice_seq, level, round, at_ms) VALUES"
+	"  (3, 1, 0, 2500);";
+
+/* Every row of deliveries, every column, in seq order. */
+static void
+deliveries_of(const char *path, char *buf, size_t len)
+{
+	sql_text(path, "SELECT group_concat(seq || '|' || id || '|' || "
+	    "notice_seq || '|' || coalesce(position, '-') || '|' || channel || "
+	    "'|' || coalesce(route, '-') || '|' || pilot || '|' || "
+	    "coalesce(fallback_of, '-') || '|' || state || '|' || attempts || "
+	    "'|' || coalesce(last_error, '-') || '|' || created_ms || '|' || "
+	    "updated_ms || '|' || coalesce(delivered_ms, '-') || '|' || "
+	    "coalesce(next_ms, '-') || '|' || level || '|' || "
+	    "coalesce(digest, '-'), char(10)) FROM (SELECT * FROM deliveries "
+	    "ORDER BY seq)", buf, len);
+}
+
+/* 1 when SQLite's program for sql opens a throwaway b-tree. */
+static int
+uses_ephemeral(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char explain[1024];
+	int found = 0;
+
+	snprintf(explain, sizeof(explain), "EXPLAIN %s", sql);
+	/* Read-write: SQLite leaves CHECKs out of a read-only program. */
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	if (sqlite3_prepare_v2(db, explain, -1, &st, NULL) != SQLITE_OK)
+		fail_msg("%s: %s", explain, sqlite3_errmsg(db));
+	while (sqlite3_step(st) == SQLITE_ROW)
+		if (strcmp((const char *)sqlite3_column_text(st, 1),
+		    "OpenEphemeral") == 0)
+			found = 1;
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return (found);
+}
+
+/*
+ * Version 2 to 3: deliveries is rebuilt without the IN list in its CHECK
+ * (which SQLite runs with a throwaway b-tree for every row written), every
+ * row kept as it was; the same rule still holds.
+ */
+static void
+test_migrate_v2(void **state)
+{
+	static const char insert[] = "INSERT INTO deliveries (id, notice_seq,"
+	    " channel, state, created_ms, updated_ms) VALUES ('x', 3, 'c', "
+	    "'pending', 0, 0)";
+	static const char update[] = "UPDATE deliveries SET state = "
+	    "'delivered' WHERE seq = 8";
+	struct fixture *fx = *state;
+	struct spool_notice_info info;
+	struct loaded l;
+	struct spool *sp;
+	sqlite3 *db;
+	char before[4096], after[4096], want[8192], got[8192], fresh[160];
+
+	sql_exec(fx->path, v1_schema);
+	sql_exec(fx->path, v2_step);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 2);
+	deliveries_of(fx->path, before, sizeof(before));
+	assert_true(uses_ephemeral(fx->path, insert));
+	assert_true(uses_ephemeral(fx->path, update));
+
+	/* A step that fails leaves the file as it was. */
+	sql_exec(fx->path, "CREATE TABLE deliveries_v3 (x)");
+	assert_refused(fx->path, "from schema version 2 to 3: table "
+	    "deliveries_v3 already exists; the file is unchanged");
+	sql_exec(fx->path, "DROP TABLE deliveries_v3");
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 2);
+	assert_true(uses_ephemeral(fx->path, insert));
+
+	spool_close(open_spool(fx->path, SPOOL_SYNC_NORMAL));
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	deliveries_of(fx->path, after, sizeof(after));
+	assert_string_equal(after, before);
+	assert_false(uses_ephemeral(fx->path, insert));
+	assert_false(uses_ephemeral(fx->path, update));
+	/* The rule stands, as ORs. */
+	assert_int_equal(sqlite3_open(fx->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "UPDATE deliveries SET state = "
+	    "'lost' WHERE seq = 8", NULL, NULL, NULL), SQLITE_CONSTRAINT);
+	assert_non_null(strstr(sqlite3_errmsg(db), "CHECK constraint failed"));
+	sqlite3_close(db);
+	/* Only the indexes a query needs. */
+	sql_text(fx->path, "SELECT group_concat(name, ' ') FROM (SELECT name "
+	    "FROM sqlite_master WHERE type = 'index' AND tbl_name = "
+	    "'deliveries' ORDER BY name)", got, sizeof(got));
+	assert_string_equal(got, "deliveries_by_notice deliveries_pending "
+	    "deliveries_pending_id");
+
+	/* The old rows take the new ops. */
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	load(sp, &l);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.deliveries[1], "n-v2/chat/pager channel=pager "
+	    "route=ask fallback_of=chat attempts=1 pilot=0 next=2300; "
+	    "n-v2/esc0.1/boss channel=boss route=- fallback_of=- attempts=0 "
+	    "pilot=0 next=2500 level=1 digest=n-v2/boss/digest");
+	assert_int_equal(spool_update_delivery(sp, "n-v2/chat/pager",
+	    DSTATE_DELIVERED, 2, NULL, 3000), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-v2/mail", DSTATE_DEAD,
+	    1, "late", 3100), 0);
+	assert_int_equal(spool_acked(sp, "n-v2", "carol", NULL, 5, 3200), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(spool_notice_info(sp, "n-v2", &info), 1);
+	assert_int_equal(info.acked_ms, 3200);
+	spool_close(sp);
+	sql_text(fx->path, "SELECT group_concat(state || ':' || attempts, ' ') "
+	    "FROM (SELECT * FROM deliveries WHERE notice_seq = 3 ORDER BY "
+	    "seq)", got, sizeof(got));
+	assert_string_equal(got, "failed:3 delivered:2 pending:0 dead:1");
+
+	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
+	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
+	schema_of(fresh, want, sizeof(want));
+	schema_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, want);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -2153,6 +2412,8 @@ main(void)
 		T(test_thousand_in_one_transaction),
 		T(test_rollback_keeps_nothing),
 		T(test_update_lifecycle),
+		T(test_update_ended),
+		T(test_rollback_forgets_rows),
 		T(test_failed_write_fails_the_pass),
 		T(test_seen_window),
 		T(test_load_pending_after_reopen),
@@ -2167,6 +2428,7 @@ main(void)
 		T(test_commit_failure_then_recovery),
 		T(test_write_failure_mid_pass),
 		T(test_locked_spool),
+		T(test_checkpoints),
 		T(test_in_use),
 		T(test_unopenable_path),
 		T(test_delivery_level_digest),
@@ -2183,6 +2445,7 @@ main(void)
 		T(test_list_pending_large),
 		T(test_prune_waiting),
 		T(test_migrate_v1),
+		T(test_migrate_v2),
 		cmocka_unit_test(test_dstate_names),
 	};
 
