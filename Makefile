@@ -62,6 +62,14 @@ $(BUILD)/switchboardd: $(BUILD)/daemon/main.o $(BUILD)/libsb.a
 $(BUILD)/sbctl: $(BUILD)/tools/sbctl.o $(REPORT_OBJS) $(BUILD)/libsb.a
 	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
 
+$(BUILD)/bench_deadlines: $(BUILD)/tools/bench_deadlines.o $(BUILD)/libsb.a
+	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS)
+
+# Issue 4's benchmark: 1,000,000 pending interactive deadlines.
+.PHONY: bench-deadlines
+bench-deadlines: $(BUILD)/bench_deadlines
+	$(BUILD)/bench_deadlines 1000000
+
 $(BUILD)/sbbench: $(BUILD)/tools/sbbench.o $(BUILD)/libsb.a
 	$(CC) $(SB_CFLAGS) -o $@ $^ $(SB_LDLIBS) -lpthread
 
