@@ -34,6 +34,7 @@ struct accepted {
 	struct route_result	 res;
 	char			 ref[SB_ID_MAX + 1];	/* an ack's */
 	int64_t			 response_ms;
+	int			 dup_of;	/* a resend of pass[dup_of] */
 };
 
 /* An "ok" reply written, waiting for the flush that makes it true. */
@@ -67,6 +68,8 @@ static void	accept_ack(struct ingress_msg *, const struct ack *);
 static int	accept_duplicate(struct ingress_msg *, struct notice *);
 static void	accept_reject(struct ingress_msg *, struct envelope_error *);
 static void	accept_commit(void);
+static int	accept_dup_in_pass(struct ingress_msg *, struct notice *);
+static void	accept_reply_dup(struct accepted *, const struct accepted *);
 static void	accept_hold(struct ingress_msg *, uint64_t, const char *);
 static void	accept_flushed_cb(uint64_t, int, const char *, void *);
 static void	accept_log_reject(const struct ingress_msg *,
@@ -201,7 +204,7 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	struct envelope_error err;
 	struct accepted *a = &acc.pass[acc.npass];
 	struct spool_delivery sd[ROUTE_TARGETS_MAX];
-	char ids[ROUTE_TARGETS_MAX][200], why[256];
+	char ids[ROUTE_TARGETS_MAX][DELIVERY_ID_MAX + 1], why[256];
 	size_t nd;
 
 	if (n->id[0] == '\0')
@@ -243,6 +246,7 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	a->msg = m;
 	a->notice = n;
 	a->ref[0] = '\0';
+	a->dup_of = -1;
 	acc.npass++;
 	return;
 reject:
@@ -295,8 +299,35 @@ accept_ack(struct ingress_msg *m, const struct ack *ack)
 	}
 	a->msg = m;
 	a->notice = NULL;
+	a->dup_of = -1;
 	strlcpy(a->ref, ack->ref, sizeof(a->ref));
 	acc.npass++;
+}
+
+/*
+ * A resend of a notice of this very pass: its "ok" must wait for the same
+ * commit as the first, which may yet fail.
+ */
+static int
+accept_dup_in_pass(struct ingress_msg *m, struct notice *n)
+{
+	struct accepted *a;
+	size_t i;
+
+	for (i = 0; i < acc.npass; i++) {
+		a = &acc.pass[i];
+		if (a->notice == NULL || strcmp(a->notice->id, n->id) != 0)
+			continue;
+		a = &acc.pass[acc.npass++];
+		a->msg = m;
+		a->notice = NULL;
+		a->dup_of = (int)i;
+		strlcpy(a->ref, n->id, sizeof(a->ref));
+		log_info("duplicate id=%s (in the same pass)", n->id);
+		notice_unref(n);
+		return (1);
+	}
+	return (0);
 }
 
 /* An id seen within the dedup window is answered again, not routed. */
@@ -312,6 +343,8 @@ accept_duplicate(struct ingress_msg *m, struct notice *n)
 	if (spool_seen(acc.spool, n->id, since, &seen) != 1)
 		return (0);
 	acc.stats.duplicates++;
+	if (accept_dup_in_pass(m, n))
+		return (1);
 	n->class = notice_class_parse(seen.class_name);
 	for (p = strtok_r(seen.channels, ",", &save); p != NULL &&
 	    nchans < ROUTE_TARGETS_MAX; p = strtok_r(NULL, ",", &save))
@@ -385,10 +418,17 @@ accept_commit(void)
 			accept_reject(a->msg, &err);
 			if (a->notice != NULL)
 				escalate_forget(a->notice->id);
-			notice_unref(a->notice);
+			else if (a->dup_of < 0)
+				escalate_ack_done(a->ref, 0);
+			continue;
+		}
+		if (a->notice == NULL && a->dup_of >= 0) {
+			accept_reply_dup(a, &acc.pass[a->dup_of]);
+			accept_hold(a->msg, gen, a->ref);
 			continue;
 		}
 		if (a->notice == NULL) {
+			escalate_ack_done(a->ref, 1);
 			if (!a->msg->fire_and_forget)
 				a->msg->reply = envelope_reply_ack(a->ref,
 				    a->response_ms, &a->msg->reply_len);
@@ -410,8 +450,10 @@ accept_commit(void)
 		 * can only deliver a notice its publisher will send again.
 		 */
 		dispatch_notice(a->notice, &a->res);
-		notice_unref(a->notice);
 	}
+	/* Only now: a resend later in the pass answers from its first. */
+	for (i = 0; i < acc.npass; i++)
+		notice_unref(acc.pass[i].notice);
 	acc.npass = 0;
 }
 
@@ -459,4 +501,19 @@ accept_flushed_cb(uint64_t gen, int ok, const char *error, void *arg)
 			free(h->body);
 		free(h);
 	}
+}
+
+/* The "ok, duplicate" of a resend, from the first copy of its pass. */
+static void
+accept_reply_dup(struct accepted *a, const struct accepted *first)
+{
+	const char *chans[ROUTE_TARGETS_MAX];
+	size_t j;
+
+	if (a->msg->fire_and_forget)
+		return;
+	for (j = 0; j < first->res.ntargets; j++)
+		chans[j] = acc.conf->channels[first->res.targets[j].channel].name;
+	a->msg->reply = envelope_reply_notice(first->notice, chans,
+	    first->res.ntargets, 1, &a->msg->reply_len);
 }

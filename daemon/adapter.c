@@ -342,7 +342,7 @@ channel_log_outcome(const struct channel *ch, const struct delivery *d,
 char *
 delivery_json(const struct delivery *d, size_t *lenp)
 {
-	char head[512], esc[128], *out;
+	char head[DELIVERY_ID_MAX + 2 * CONFIG_NAME_MAX + 256], esc[128], *out;
 	size_t len;
 	int hlen;
 
@@ -355,9 +355,9 @@ delivery_json(const struct delivery *d, size_t *lenp)
 	    "{\"delivery_id\":\"%s\",\"channel\":\"%s\",\"attempt\":%d,"
 	    "%s%s%s%s%s", d->id, d->channel->name, d->attempts,
 	    d->pilot ? "\"pilot\":true," : "",
-	    d->fallback_of >= 0 ? "\"fallback_of\":\"" : "",
-	    d->fallback_of >= 0 ? d->fallback_of_name : "",
-	    d->fallback_of >= 0 ? "\"," : "", esc);
+	    d->fallback ? "\"fallback_of\":\"" : "",
+	    d->fallback ? d->fallback_of_name : "",
+	    d->fallback ? "\"," : "", esc);
 	if (hlen < 0 || (size_t)hlen >= sizeof(head))
 		return (NULL);
 	if (d->items != NULL)

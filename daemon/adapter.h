@@ -12,6 +12,7 @@
 #include <sys/queue.h>
 
 #include "deadline.h"
+#include "sb_protocol.h"
 
 struct channel;
 struct channel_conf;
@@ -64,15 +65,20 @@ const struct adapter_ops	*adapter_find(const char *);
 const char			*adapter_names(void);	/* "a, b, c" */
 
 /* One delivery of a notice to one channel. */
+/* Channel and route names are at most this long (config.c checks). */
+#define CONFIG_NAME_MAX		48
+/* "<notice id>/esc<round>.<level>/<channel>" and the like, with room. */
+#define DELIVERY_ID_MAX		(SB_ID_MAX + 2 * CONFIG_NAME_MAX + 40)
+
 struct delivery {
 	struct notice		*notice;	/* holds a reference */
 	struct channel		*channel;
-	char			 id[200];	/* stable: "notice id/channel" */
+	char			 id[DELIVERY_ID_MAX + 1]; /* stable, see dispatch.c */
 	int			 attempts;
 	int64_t			 created_ms;	/* monotonic */
 	int64_t			 started_ms;
-	int			 fallback_of;	/* channel index, or -1 */
-	char			 fallback_of_name[64];
+	int			 fallback;	/* it stands in for ... */
+	char			 fallback_of_name[CONFIG_NAME_MAX + 1];
 	int			 pilot;		/* a shadow copy */
 	struct deadline		 retry;		/* armed while waiting */
 	int64_t			 retry_after_ms; /* adapter: wait at least */

@@ -28,7 +28,7 @@ struct batch {
 
 /* A digest re-formed from the spool at start, sent by batch_restore_done. */
 struct restored {
-	char			 id[200];
+	char			 id[DELIVERY_ID_MAX + 1];
 	struct channel		*ch;
 	struct delivery		**items;
 	size_t			 n;
@@ -141,7 +141,7 @@ static void
 batch_flush(struct batch *b)
 {
 	const char **ids;
-	char id[200];
+	char id[DELIVERY_ID_MAX + 1];
 	size_t i;
 
 	deadline_cancel(bt.heap, &b->flush);

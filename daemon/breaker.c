@@ -271,7 +271,7 @@ breaker_has_fallback(const struct breaker *b, const struct delivery *d)
 
 	if (d->pilot)
 		return (1);
-	if (d->fallback_of >= 0 || d->level > 0)
+	if (d->fallback || d->level > 0)
 		return (0);
 	if (d->route != NULL && d->route->nfallback > 0) {
 		fb = d->route->fallback;

@@ -1522,6 +1522,10 @@ config_load_channels(struct config *cf, struct config_errors *errs)
 			config_error(errs, g, "channels: out of memory");
 			continue;
 		}
+		if (strlen(ch->name) > CONFIG_NAME_MAX)
+			config_error(errs, g, "channel name '%s' is %zu "
+			    "characters long; at most %d", ch->name,
+			    strlen(ch->name), CONFIG_NAME_MAX);
 		if (!config_setting_is_group(g)) {
 			config_error(errs, g, "channel %s: expected a group "
 			    "{ type = \"file\"; ... }, not %s", ch->name,
@@ -1710,6 +1714,9 @@ config_load_route(struct config *cf, struct route *r,
 	opt_load_group(e, SCOPE_ROUTE, r, 1, errs);
 	if (r->name == NULL && asprintf(&r->name, "route#%zu", pos + 1) == -1)
 		r->name = NULL;
+	if (r->name != NULL && strlen(r->name) > CONFIG_NAME_MAX)
+		config_error(errs, e, "route name '%s' is %zu characters long; "
+		    "at most %d", r->name, strlen(r->name), CONFIG_NAME_MAX);
 	match_compile(&r->match, config_setting_get_member(e, "match"), 1,
 	    errs);
 	if ((s = config_setting_get_member(e, "channels")) == NULL) {
@@ -2134,11 +2141,45 @@ config_setting_same(const config_setting_t *a, const config_setting_t *b)
 	}
 }
 
+/*
+ * Whether a member decides what the running adapter holds: its own options,
+ * its type and its health check. The other common options (owner, mode,
+ * retry, timeout, queue limits, ...) are read from the channel's conf each
+ * time, so a new value needs no new instance.
+ */
+static int
+config_channel_member_binds(const char *name)
+{
+	return (!config_channel_common(name) || strcmp(name, "type") == 0 ||
+	    strcmp(name, "health_check") == 0);
+}
+
+/* Every binding member of a is in b, the same. */
+static int
+config_channel_covers(const config_setting_t *a, const config_setting_t *b)
+{
+	const config_setting_t *m, *o;
+	const char *name;
+	int i, n = config_setting_length(a);
+
+	for (i = 0; i < n; i++) {
+		m = config_setting_get_elem(a, (unsigned)i);
+		name = config_setting_name(m);
+		if (!config_channel_member_binds(name))
+			continue;
+		if ((o = config_setting_get_member(b, name)) == NULL ||
+		    !config_setting_same(m, o))
+			return (0);
+	}
+	return (1);
+}
+
 int
 config_channel_same(const struct channel_conf *a, const struct channel_conf *b)
 {
 	return (a->ops == b->ops && a->setting != NULL && b->setting != NULL &&
-	    config_setting_same(a->setting, b->setting));
+	    config_channel_covers(a->setting, b->setting) &&
+	    config_channel_covers(b->setting, a->setting));
 }
 
 void

@@ -205,7 +205,11 @@ int		 config_channel_common(const char *key);
 void		 config_policy(const struct config *, const struct route *,
 		    enum notice_class, struct policy *out);
 int		 config_escalation_index(const struct config *, const char *);
-/* Whether a reload left a channel's settings exactly as they were. */
+/*
+ * Whether a reload can keep a channel's running instance: its adapter
+ * options, type and health check are as they were (other common options
+ * may differ: they are read from the conf at each use).
+ */
 int		 config_channel_same(const struct channel_conf *,
 		    const struct channel_conf *);
 /* The option table as a Markdown table: docs/config.md is made from it. */

@@ -63,6 +63,8 @@ static void		 dispatch_fail(struct delivery *, const char *);
 static size_t		 dispatch_handover(struct delivery *);
 static size_t		 dispatch_fallbacks(const struct delivery *,
 			    const int **);
+static struct channel	*dispatch_fallback_channel(const struct delivery *,
+			    int);
 static void		 dispatch_record(struct delivery *, enum spool_dstate,
 			    const char *);
 static void		 dispatch_commit_cb(evutil_socket_t, short, void *);
@@ -233,7 +235,7 @@ dispatch_has_room(const struct route_result *res, char *why, size_t len)
 
 size_t
 dispatch_plan(const struct notice *n, const struct route_result *res,
-    struct spool_delivery *out, char (*ids)[200], size_t max)
+    struct spool_delivery *out, char (*ids)[DELIVERY_ID_MAX + 1], size_t max)
 {
 	const struct route_target *t;
 	size_t i;
@@ -290,9 +292,12 @@ dispatch_restore(struct notice *n, const struct spool_delivery *sd)
 	if (d == NULL)
 		return (-1);
 	strlcpy(d->id, sd->id, sizeof(d->id));
-	if (sd->fallback_of != NULL)
+	if (sd->fallback_of != NULL) {
+		/* Still a fallback even when its first channel is gone. */
+		d->fallback = 1;
 		strlcpy(d->fallback_of_name, sd->fallback_of,
 		    sizeof(d->fallback_of_name));
+	}
 	d->attempts = sd->attempts;
 	d->level = sd->level;
 	if (sd->digest != NULL)
@@ -381,10 +386,9 @@ delivery_new(struct notice *n, struct channel *ch, const struct route *r,
 	d->channel = ch;
 	d->route = r;
 	d->pilot = pilot;
-	d->fallback_of = -1;
 	d->created_ms = deadline_monotonic_ms();
 	if (fallback_of != NULL) {
-		d->fallback_of = fallback_of->index;
+		d->fallback = 1;
 		strlcpy(d->fallback_of_name, fallback_of->name,
 		    sizeof(d->fallback_of_name));
 		snprintf(d->id, sizeof(d->id), "%s/%s/%s", n->id,
@@ -431,7 +435,7 @@ dispatch_enqueue(struct delivery *d)
 
 	config_policy(dsp.conf, d->route, n->class, &pol);
 	if (n->class == CLASS_BATCH && d->items == NULL && d->level == 0 &&
-	    d->fallback_of < 0) {
+	    !d->fallback) {
 		batch_add(d->channel, d, &pol);
 		return;
 	}
@@ -583,12 +587,29 @@ dispatch_missed_cb(struct deadline *dl, void *arg)
 		d->failed_over = 1;
 }
 
+/*
+ * The running channel that fallback index i stands for: route fallbacks
+ * index the running config (routes are re-pointed at a reload), a
+ * channel's own index the config that channel came from.
+ */
+static struct channel *
+dispatch_fallback_channel(const struct delivery *d, int i)
+{
+	const struct config *cf = dsp.conf;
+
+	if (d->route == NULL || d->route->nfallback == 0)
+		cf = d->channel->conf->config;
+	if (cf == NULL || i < 0 || (size_t)i >= cf->nchannels)
+		return (NULL);
+	return (dispatch_channel(cf->channels[i].name));
+}
+
 /* Which channels take over when this delivery fails for good. */
 static size_t
 dispatch_fallbacks(const struct delivery *d, const int **list)
 {
 	/* A shadow copy, a fallback or an escalation does not cascade. */
-	if (d->pilot || d->fallback_of >= 0 || d->level > 0)
+	if (d->pilot || d->fallback || d->level > 0)
 		return (0);
 	if (d->route != NULL && d->route->nfallback > 0) {
 		*list = d->route->fallback;
@@ -603,16 +624,21 @@ static size_t
 dispatch_handover(struct delivery *d)
 {
 	const int *fb = NULL;
+	struct channel *to;
 	struct delivery *f;
 	struct spool_delivery sd;
 	size_t i, n, handed = 0;
 
 	n = dispatch_fallbacks(d, &fb);
 	for (i = 0; i < n; i++) {
-		if (fb[i] == d->channel->index)
+		/*
+		 * By name: a channel retired by a reload holds indices into
+		 * its own (old) config, not into the running one.
+		 */
+		to = dispatch_fallback_channel(d, fb[i]);
+		if (to == NULL || to == dispatch_current(d->channel))
 			continue;
-		f = delivery_new(d->notice, dsp.channels[fb[i]], d->route, 0,
-		    d->channel);
+		f = delivery_new(d->notice, to, d->route, 0, d->channel);
 		if (f == NULL)
 			fatal("dispatch_handover");
 		memset(&sd, 0, sizeof(sd));
@@ -706,7 +732,7 @@ dispatch_owner_notice(const char *event, const char *ref, const char *owners,
 	struct spool_delivery sd;
 	struct route_result res;
 	struct notice *n;
-	char id[200];
+	char id[DELIVERY_ID_MAX + 1];
 
 	dsp.stats.owner_notices++;
 	if (dsp.conf->owner_channel < 0) {
@@ -787,6 +813,13 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 	size_t i, j;
 	void *args;
 
+	if (dsp.nretired_confs == sizeof(dsp.retired_confs) /
+	    sizeof(dsp.retired_confs[0])) {
+		snprintf(err, errlen, "%zu earlier configs still have channels "
+		    "draining; try again when they are done",
+		    dsp.nretired_confs);
+		return (-1);
+	}
 	if ((chans = calloc(conf->nchannels + 1, sizeof(*chans))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return (-1);
@@ -840,11 +873,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 	TAILQ_FOREACH_SAFE(d, &dsp.all, all, next)
 		if (d->route != NULL)
 			d->route = dispatch_route_by_name(d->route->name);
-	if (dsp.nretired_confs < sizeof(dsp.retired_confs) /
-	    sizeof(dsp.retired_confs[0]))
-		dsp.retired_confs[dsp.nretired_confs++] = old;
-	else
-		fatalx("too many configs still draining");
+	dsp.retired_confs[dsp.nretired_confs++] = old;
 	event_active(dsp.reap_ev, 0, 0);
 	return (0);
 }
@@ -853,8 +882,16 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 static void
 dispatch_retire(struct channel *ch, struct channel *successor)
 {
+	struct channel *r;
+
 	ch->retired = 1;
 	ch->successor = successor;
+	/* Older retirees that pointed here now point past this one. */
+	TAILQ_FOREACH(r, &dsp.retired, retired_entry)
+		if (r->successor == ch)
+			r->successor = successor;
+	if (successor != NULL && ch->cstate == CHANNEL_PAUSED)
+		channel_pause(successor);
 	if (successor == NULL)
 		batch_flush_now(ch);
 	log_info("channel %s name=%s queued=%d inflight=%d",

@@ -39,6 +39,7 @@ struct waiter {
 	int64_t			 respond_by_ms;
 	int			 level;
 	int			 round;
+	int			 acking;	/* acked; the commit is pending */
 	const char		*route;		/* interned, or NULL */
 	const char		*chain;		/* interned, or NULL */
 	char			 id[];
@@ -82,6 +83,7 @@ static struct notice	*escalate_load(const struct waiter *);
 static void		 escalate_owners(const struct waiter *, char *,
 			    size_t);
 static struct waiter	*escalate_find(const char *);
+static int		 escalate_listed(const char *, const char *);
 
 static int
 waiter_cmp(const struct waiter *a, const struct waiter *b)
@@ -221,10 +223,18 @@ escalate_track(const struct notice *n, const struct route *r)
 	    pol.respond_within_ms;
 	chain = pol.escalation >= 0 ? &esc.conf->escalations[pol.escalation] :
 	    NULL;
+	/*
+	 * An id sent again after the dedup window is a new notice: it takes
+	 * over from the old one, whose acks the spool would now refuse.
+	 */
+	if ((w = escalate_find(n->id)) != NULL) {
+		log_info("waiting id=%s replaced by a newer notice", n->id);
+		waiter_free(w);
+	}
 	w = waiter_new(n->id, n->received_ms, n->received_ms + within,
 	    r ? r->name : NULL, chain ? chain->name : NULL);
 	if (w == NULL)
-		return (0);
+		return (-1);
 	esc.stats.tracked++;
 	if (spool_track(esc.spool, n->id, w->route, w->respond_by_ms) == -1)
 		return (-1);
@@ -243,6 +253,22 @@ escalate_find(const char *id)
 		fatal("escalate_find");
 	strlcpy(key->id, id, SB_ID_MAX + 1);
 	return (RB_FIND(waiters, &esc.tree, key));
+}
+
+void
+escalate_ack_done(const char *ref, int committed)
+{
+	struct waiter *w;
+
+	if ((w = escalate_find(ref)) == NULL || !w->acking)
+		return;
+	if (committed) {
+		waiter_free(w);
+		return;
+	}
+	w->acking = 0;
+	esc.stats.acked--;
+	deadline_arm(esc.heap, &w->dl, w->dl.at_ms, escalate_fire_cb, w);
 }
 
 void
@@ -390,6 +416,20 @@ escalate_expire(struct waiter *w, const char *why)
 	waiter_free(w);
 }
 
+/* Whether name is one of the comma-separated entries of list. */
+static int
+escalate_listed(const char *list, const char *name)
+{
+	size_t len = strlen(name);
+	const char *p;
+
+	for (p = list; (p = strstr(p, name)) != NULL; p += len)
+		if ((p == list || p[-1] == ',') && (p[len] == ',' ||
+		    p[len] == '\0'))
+			return (1);
+	return (0);
+}
+
 /* The owners of the channels of the waiter's route, comma separated. */
 static void
 escalate_owners(const struct waiter *w, char *buf, size_t len)
@@ -401,7 +441,7 @@ escalate_owners(const struct waiter *w, char *buf, size_t len)
 	buf[0] = '\0';
 	for (i = 0; r != NULL && i < r->nchannels; i++) {
 		owner = esc.conf->channels[r->channels[i]].owner;
-		if (owner == NULL || strstr(buf, owner) != NULL)
+		if (owner == NULL || escalate_listed(buf, owner))
 			continue;
 		if (buf[0] != '\0')
 			strlcat(buf, ",", len);
@@ -436,10 +476,19 @@ escalate_ack(const struct ack *a, int64_t *response_ms, char *why,
 {
 	struct spool_notice_info info;
 	struct waiter *w;
-	int64_t now = deadline_now(esc.heap);
+	int64_t now;
 	int rc;
 
-	if ((w = escalate_find(a->ref)) != NULL) {
+	if (esc.heap == NULL) {
+		snprintf(why, len, "switchboardd is shutting down");
+		return (SB_ERR_UNAVAILABLE);
+	}
+	now = deadline_now(esc.heap);
+	if ((w = escalate_find(a->ref)) != NULL && w->acking) {
+		snprintf(why, len, "notice '%s' was already acked", a->ref);
+		return (SB_ERR_ALREADY_ACKED);
+	}
+	if (w != NULL) {
 		*response_ms = now - w->received_ms;
 		if (spool_acked(esc.spool, a->ref, a->by, a->note, a->score,
 		    now) == -1) {
@@ -451,7 +500,9 @@ escalate_ack(const struct ack *a, int64_t *response_ms, char *why,
 		log_info("ack id=%s by=%s response_ms=%lld level=%d", a->ref,
 		    a->by, (long long)*response_ms, w->level);
 		metrics_observe_response(*response_ms);
-		waiter_free(w);
+		/* Every pending step stops now; the record goes at the commit. */
+		deadline_cancel(esc.heap, &w->dl);
+		w->acking = 1;
 		return (SB_OK);
 	}
 	rc = spool_notice_info(esc.spool, a->ref, &info);

@@ -59,6 +59,11 @@ int	escalate_restore(const struct notice *, const struct spool_waiting *);
  */
 enum sb_error	escalate_ack(const struct ack *, int64_t *response_ms,
 		    char *why, size_t len);
+/*
+ * The pass that wrote an SB_OK ack committed (or not): the waiter goes,
+ * or its next step is armed again as if the ack had never come.
+ */
+void		escalate_ack_done(const char *ref, int committed);
 size_t		escalate_waiting(void);
 /*
  * Fire every step due by now_ms; returns how many fired. For a heap made

@@ -84,6 +84,7 @@ static int	ingress_send(struct ingress_sock *, zmq_msg_t *, int,
 static void	ingress_flush(struct ingress *);
 static void	ingress_retry_cb(evutil_socket_t, short, void *);
 static void	ingress_check_pause(struct ingress *);
+static void	ingress_recheck(struct ingress *);
 static size_t	ingress_reply_size(const struct ingress_reply *);
 
 struct ingress *
@@ -387,6 +388,7 @@ ingress_answer(struct ingress_reply *r, char *body, size_t len)
 		free(r->body);
 		free(r);
 		ingress_check_pause(in);
+		ingress_recheck(in);
 		return;
 	}
 	TAILQ_INSERT_TAIL(&in->backlog, r, entry);
@@ -489,6 +491,29 @@ ingress_flush(struct ingress *in)
 		free(r);
 	}
 	ingress_check_pause(in);
+	ingress_recheck(in);
+}
+
+/*
+ * A send can consume the edge that announces new input on the same
+ * socket: after sending from outside a socket's own read callback, look
+ * at ZMQ_EVENTS and read on if input waits.
+ */
+static void
+ingress_recheck(struct ingress *in)
+{
+	struct ingress_sock *s;
+	size_t len;
+	int events;
+
+	if (in->paused)
+		return;
+	TAILQ_FOREACH(s, &in->socks, entry) {
+		len = sizeof(events);
+		if (s->ev != NULL && zmq_getsockopt(s->zsock, ZMQ_EVENTS,
+		    &events, &len) == 0 && (events & ZMQ_POLLIN))
+			event_active(s->ev, EV_READ, 0);
+	}
 }
 
 /* The memory a waiting reply holds, as the reply byte cap counts it. */

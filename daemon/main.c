@@ -366,6 +366,7 @@ main_stop(void)
 	sd_notify(0, "STOPPING=1");
 	log_info("stopping pending=%zu", dispatch_pending());
 	accept_close("switchboardd is shutting down");
+	reload_block("switchboardd is shutting down");
 	accept_flush();
 	ingress_free(sbd.ingress);
 	sbd.ingress = NULL;

@@ -19,6 +19,7 @@
 
 struct config		*reload_current;
 static const char	*reload_path;
+static const char	*reload_blocked;	/* why reloads are refused */
 static struct reload_status reload_state;
 
 static void	reload_fail(const char *, char *, size_t);
@@ -35,6 +36,12 @@ const struct reload_status *
 reload_last(void)
 {
 	return (&reload_state);
+}
+
+void
+reload_block(const char *why)
+{
+	reload_blocked = why;
 }
 
 void
@@ -78,6 +85,11 @@ reload_run(char *msg, size_t len)
 	int level;
 
 	reload_state.at_ms = deadline_wall_ms();
+	if (reload_blocked != NULL) {
+		snprintf(msg, len, "%s: not reloaded: %s", reload_path,
+		    reload_blocked);
+		return (-1);
+	}
 	sd_notify(0, "RELOADING=1");
 	if ((conf = config_load(reload_path, &errs)) == NULL) {
 		buf[0] = '\0';

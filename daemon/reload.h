@@ -28,6 +28,8 @@ void	reload_init(struct config *, const char *path);
 /* Returns 0 (swapped) or -1 (msg holds every error, one a line). */
 int	reload_run(char *msg, size_t len);
 const struct reload_status *reload_last(void);
+/* Refuse every later reload (shutting down), saying why. */
+void	reload_block(const char *why);
 void	reload_shutdown(void);
 
 #endif /* RELOAD_H */

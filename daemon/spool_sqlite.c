@@ -403,6 +403,8 @@ struct spool_sqlite {
 	char				*path;
 	int				 lockfd;	/* flock'd: one daemon
 							   a spool */
+	int				 walfd;		/* the WAL, for
+							   spool_sync */
 	sqlite3_stmt			*stmt[STMT_COUNT];
 	struct spool_sqlite_dseqs	 dseqs;
 	struct spool_sqlite_undo	*undo;
@@ -444,6 +446,7 @@ static int	spool_sqlite_add_delivery(struct spool *, const char *,
 static int	spool_sqlite_update_delivery(struct spool *, const char *,
 		    enum spool_dstate, int, const char *, int64_t);
 static int	spool_sqlite_commit(struct spool *);
+static int	spool_sqlite_sync(struct spool *, char *, size_t);
 static void	spool_sqlite_rollback(struct spool *);
 static int	spool_sqlite_seen(struct spool *, const char *, int64_t,
 		    struct spool_seen *);
@@ -482,6 +485,8 @@ static int	spool_sqlite_configure(struct spool_sqlite *, enum spool_sync,
 static int	spool_sqlite_migrate(struct spool_sqlite *, int, char *,
 		    size_t);
 static int	spool_sqlite_prepare(struct spool_sqlite *, char *, size_t);
+static int	spool_sqlite_open_wal(struct spool_sqlite *, char *, size_t);
+static const char *spool_sqlite_synchronous(enum spool_sync);
 static int	spool_sqlite_ckpt_start(struct spool_sqlite *, enum spool_sync,
 		    char *, size_t);
 static int	spool_sqlite_ckpt_connect(struct spool_sqlite *,
@@ -571,6 +576,7 @@ const struct spool_ops spool_sqlite_ops = {
 	.add_delivery = spool_sqlite_add_delivery,
 	.update_delivery = spool_sqlite_update_delivery,
 	.commit = spool_sqlite_commit,
+	.sync = spool_sqlite_sync,
 	.rollback = spool_sqlite_rollback,
 	.seen = spool_sqlite_seen,
 	.load_pending = spool_sqlite_load_pending,
@@ -605,6 +611,7 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 		return (-1);
 	}
 	ss->lockfd = -1;
+	ss->walfd = -1;
 	RB_INIT(&ss->dseqs);
 	sp->backend = ss;
 	if (spool_sqlite_lock(ss, err, errlen) == -1 ||
@@ -613,14 +620,54 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 	    spool_sqlite_configure(ss, sync, err, errlen) == -1 ||
 	    spool_sqlite_migrate(ss, version, err, errlen) == -1 ||
 	    spool_sqlite_prepare(ss, err, errlen) == -1 ||
-	    spool_sqlite_ckpt_start(ss, sync, err, errlen) == -1) {
+	    spool_sqlite_ckpt_start(ss, sync, err, errlen) == -1 ||
+	    (sync == SPOOL_SYNC_ASYNC &&
+	    spool_sqlite_open_wal(ss, err, errlen) == -1)) {
 		spool_sqlite_close(sp);
 		return (-1);
 	}
 	sqlite3_busy_timeout(ss->db, SPOOL_SQLITE_BUSY_MS);
-	log_debug("spool path=%s schema=%d sync=%s", path,
-	    SPOOL_SQLITE_VERSION, sync == SPOOL_SYNC_OFF ? "off" : "normal");
+	log_debug("spool path=%s schema=%d synchronous=%s", path,
+	    SPOOL_SQLITE_VERSION, spool_sqlite_synchronous(sync));
 	return (0);
+}
+
+/*
+ * SPOOL_SYNC_ASYNC: spool_sync fdatasyncs the WAL through a descriptor of
+ * the spool's own, from another thread, without SQLite. The file is the
+ * one SQLite writes for as long as the spool is open: it is only removed
+ * when the last connection closes, and a checkpoint reuses it in place.
+ */
+static int
+spool_sqlite_open_wal(struct spool_sqlite *ss, char *err, size_t errlen)
+{
+	char wal[PATH_MAX];
+
+	if ((size_t)snprintf(wal, sizeof(wal), "%s-wal", ss->path) >=
+	    sizeof(wal)) {
+		snprintf(err, errlen, "spool %s: path too long", ss->path);
+		return (-1);
+	}
+	if ((ss->walfd = open(wal, O_RDWR | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "cannot open %s, the spool's WAL: %s",
+		    wal, strerror(errno));
+		return (-1);
+	}
+	return (0);
+}
+
+/* PRAGMA synchronous of the loop's connection for each spool_sync. */
+static const char *
+spool_sqlite_synchronous(enum spool_sync sync)
+{
+	switch (sync) {
+	case SPOOL_SYNC_OFF:
+		return ("OFF");
+	case SPOOL_SYNC_ASYNC:
+		return ("NORMAL");
+	default:
+		return ("FULL");
+	}
 }
 
 /*
@@ -775,8 +822,10 @@ spool_sqlite_quick_check(struct spool_sqlite *ss, char *err, size_t errlen)
  * fsyncs only at checkpoints: a commit survives the daemon crashing but not
  * the machine losing power. The SPEC promises that an "ok" survives a
  * crash, so SPOOL_SYNC_NORMAL is synchronous=FULL: the WAL is fsync'd before
- * COMMIT returns. SPOOL_SYNC_OFF never fsyncs and may lose the last passes
- * (or worse) when the machine stops.
+ * COMMIT returns. SPOOL_SYNC_ASYNC is NORMAL, which keeps the file
+ * consistent through a power loss, and a commit is durable once a later
+ * spool_sync has fdatasync'd the WAL. SPOOL_SYNC_OFF never fsyncs and may
+ * lose the last passes (or worse) when the machine stops.
  */
 static int
 spool_sqlite_configure(struct spool_sqlite *ss, enum spool_sync sync,
@@ -803,7 +852,7 @@ spool_sqlite_configure(struct spool_sqlite *ss, enum spool_sync sync,
 	}
 	snprintf(pragmas, sizeof(pragmas), "PRAGMA synchronous = %s;"
 	    "PRAGMA foreign_keys = ON; PRAGMA journal_size_limit = %d;",
-	    sync == SPOOL_SYNC_OFF ? "OFF" : "FULL", SPOOL_SQLITE_WAL_LIMIT);
+	    spool_sqlite_synchronous(sync), SPOOL_SQLITE_WAL_LIMIT);
 	if (sqlite3_exec(ss->db, pragmas, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return (0);
@@ -934,9 +983,10 @@ fail:
 }
 
 /*
- * The checkpointer's connection, with the loop's durability: under
- * SPOOL_SYNC_NORMAL a checkpoint fsyncs the database before the WAL may
- * be reused. One read opens the WAL, which a checkpoint needs open.
+ * The checkpointer's connection. Unless the spool is SPOOL_SYNC_OFF, a
+ * checkpoint fsyncs the WAL before it copies it (under SPOOL_SYNC_ASYNC
+ * the commits have not) and the database before the WAL may be reused.
+ * One read opens the WAL, which a checkpoint needs open.
  */
 static int
 spool_sqlite_ckpt_connect(struct spool_sqlite *ss, enum spool_sync sync)
@@ -1171,6 +1221,8 @@ spool_sqlite_close(struct spool *sp)
 	if (ss->db != NULL && sqlite3_close(ss->db) != SQLITE_OK)
 		log_warnx("spool close path=%s failed: %s", ss->path,
 		    sqlite3_errmsg(ss->db));
+	if (ss->walfd != -1)
+		close(ss->walfd);
 	if (ss->lockfd != -1)
 		close(ss->lockfd);
 	spool_sqlite_dseq_free(ss);
@@ -1416,6 +1468,24 @@ spool_sqlite_commit(struct spool *sp)
 		sqlite3_step(ss->stmt[STMT_ROLLBACK]);
 		sqlite3_reset(ss->stmt[STMT_ROLLBACK]);
 	}
+	return (-1);
+}
+
+/*
+ * Make every committed transaction durable (SPOOL_SYNC_ASYNC; the other
+ * modes have nothing to do). The durable thread's call: it touches only
+ * the WAL's descriptor, which the loop never uses, while commits go on.
+ */
+static int
+spool_sqlite_sync(struct spool *sp, char *err, size_t errlen)
+{
+	struct spool_sqlite *ss = sp->backend;
+	char buf[128];
+
+	if (ss->walfd == -1 || fdatasync(ss->walfd) == 0)
+		return (0);
+	snprintf(err, errlen, "cannot flush spool %s-wal to disk: %s",
+	    ss->path, strerror_r(errno, buf, sizeof(buf)));
 	return (-1);
 }
 

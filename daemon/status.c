@@ -1475,7 +1475,9 @@ status_ack(const char *id, const char *by, enum sb_error *code, size_t *len)
 		*code = SB_ERR_UNAVAILABLE;
 		snprintf(why, sizeof(why), "the spool cannot be written (%s); "
 		    "the ack was not kept, try again later", st.spool->error);
-	}
+		escalate_ack_done(env.ack.ref, 0);
+	} else if (*code == SB_OK)
+		escalate_ack_done(env.ack.ref, 1);
 	if (*code == SB_OK)
 		reply = envelope_reply_ack(env.ack.ref, ms, len);
 	else {

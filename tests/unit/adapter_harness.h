@@ -41,7 +41,7 @@ struct harness {
 	int			 counts[OUTCOME_COUNT];
 	enum delivery_outcome	 outcome[HARNESS_KEEP];
 	char			 error[HARNESS_KEEP][600];
-	char			 id[HARNESS_KEEP][200];
+	char			 id[HARNESS_KEEP][DELIVERY_ID_MAX + 1];
 };
 
 static inline void
@@ -182,7 +182,7 @@ harness_send(struct harness *h, struct notice *n)
 	notice_ref(n);
 	d->notice = n;
 	snprintf(d->id, sizeof(d->id), "%s/%s", n->id, h->ch->name);
-	d->fallback_of = -1;
+	d->fallback = 0;
 	d->created_ms = adapter_now_ms();
 	channel_enqueue(h->ch, d);
 }

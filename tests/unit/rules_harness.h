@@ -155,7 +155,7 @@ static enum notice_class
 harness_accept(const char *json, int64_t received_ms)
 {
 	struct spool_delivery sd[ROUTE_TARGETS_MAX];
-	char ids[ROUTE_TARGETS_MAX][200];
+	char ids[ROUTE_TARGETS_MAX][DELIVERY_ID_MAX + 1];
 	struct envelope_error err;
 	struct route_result res;
 	struct envelope env;

@@ -156,6 +156,8 @@ do_ack(const char *ref, int score, int64_t *response_ms)
 	code = escalate_ack(&a, response_ms, why, sizeof(why));
 	if (code != SB_OK)
 		assert_true(strlen(why) > 10);
+	else	/* as accept.c does after the pass's commit */
+		escalate_ack_done(ref, spool_commit(hx.spool) == 0);
 	harness_pump();
 	return (code);
 }

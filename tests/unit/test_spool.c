@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -1257,6 +1258,81 @@ test_checkpoints(void **state)
 	    seq);
 }
 
+/* Another thread's spool_sync calls, while the loop commits. */
+struct syncer {
+	struct spool	*sp;
+	int		 stop;		/* under lock */
+	int		 calls;
+	int		 failed;
+	char		 error[256];
+	pthread_mutex_t	 lock;
+};
+
+static void *
+syncer_main(void *arg)
+{
+	struct syncer *sy = arg;
+	char err[256];
+	int stop;
+
+	do {
+		if (spool_sync(sy->sp, err, sizeof(err)) == -1 &&
+		    sy->failed++ == 0)
+			strlcpy(sy->error, err, sizeof(sy->error));
+		sy->calls++;
+		pthread_mutex_lock(&sy->lock);
+		stop = sy->stop;
+		pthread_mutex_unlock(&sy->lock);
+	} while (!stop);
+	return (NULL);
+}
+
+/*
+ * SPOOL_SYNC_ASYNC: commits do not wait for the disk; spool_sync, from
+ * another thread while the loop goes on writing, makes them durable.
+ */
+static void
+test_async_sync(void **state)
+{
+	struct fixture *fx = *state;
+	struct syncer sy;
+	struct spool *sp;
+	pthread_t t;
+	char path[160], err[256];
+	int seq = 0, i;
+
+	memset(&sy, 0, sizeof(sy));
+	pthread_mutex_init(&sy.lock, NULL);
+	sy.sp = sp = open_spool(fx->path, SPOOL_SYNC_ASYNC);
+	assert_int_equal(pthread_create(&t, NULL, syncer_main, &sy), 0);
+	for (i = 0; i < 300; i++)
+		add_pass(sp, "n-async", &seq, 1);
+	pthread_mutex_lock(&sy.lock);
+	sy.stop = 1;
+	pthread_mutex_unlock(&sy.lock);
+	pthread_join(t, NULL);
+	pthread_mutex_destroy(&sy.lock);
+	print_message("spool_sync: %d calls while 300 passes committed\n",
+	    sy.calls);
+	if (sy.failed > 0)
+		fail_msg("spool_sync failed %d times: %s", sy.failed, sy.error);
+	assert_true(sy.calls > 0);
+	assert_int_equal(spool_sync(sp, err, sizeof(err)), 0);
+	spool_close(sp);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM notices"),
+	    300);
+
+	/* The other modes have nothing to flush. */
+	snprintf(path, sizeof(path), "%s/off.db", fx->dir);
+	sp = open_spool(path, SPOOL_SYNC_OFF);
+	add_pass(sp, "n-off", &seq, 1);
+	assert_int_equal(spool_sync(sp, err, sizeof(err)), 0);
+	spool_close(sp);
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(spool_sync(sp, err, sizeof(err)), 0);
+	spool_close(sp);
+}
+
 /*
  * One daemon a spool: a second open is refused until the first closes.
  * (Refusing it closes a descriptor of the file, which drops this
@@ -2429,6 +2505,7 @@ main(void)
 		T(test_write_failure_mid_pass),
 		T(test_locked_spool),
 		T(test_checkpoints),
+		T(test_async_sync),
 		T(test_in_use),
 		T(test_unopenable_path),
 		T(test_delivery_level_digest),

@@ -192,7 +192,7 @@ delivery_of(struct notice *n, struct channel *ch)
 	memset(&d, 0, sizeof(d));
 	d.notice = n;
 	d.channel = ch;
-	d.fallback_of = -1;
+	d.fallback = 0;
 	snprintf(d.id, sizeof(d.id), "%s/%s", n->id, ch->name);
 	return (&d);
 }
