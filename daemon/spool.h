@@ -163,8 +163,8 @@ struct spool {
 	char			 error[256];	/* last failure, for people */
 	uint64_t		 commits;
 	uint64_t		 failures;
-	uint64_t		 checkpoints;	/* of the WAL, done off the loop;
-						   as of the last commit */
+	uint64_t		 checkpoints;	/* of the WAL, off the loop (as
+						   of the last commit) */
 };
 
 extern const struct spool_ops spool_sqlite_ops;

@@ -241,7 +241,8 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	 * through its notice (?6: the id's part before the first '/').
 	 */
 	[STMT_UPDATE_DELIVERY] =
-	    "UPDATE deliveries SET " SPOOL_SQLITE_OUTCOME " WHERE seq = coalesce("
+	    "UPDATE deliveries SET " SPOOL_SQLITE_OUTCOME
+	    " WHERE seq = coalesce("
 	    "(SELECT seq FROM deliveries WHERE id = ?1 AND state = 'pending'),"
 	    "(SELECT max(d.seq) FROM " SPOOL_SQLITE_OF_NOTICE "))",
 	/* The row the map says, if it still is that pending delivery. */
@@ -1388,7 +1389,7 @@ spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
 		    delivery_id, state, attempts, error, now_ms);
 		if (rv == -1)
 			return (-1);
-		/* Not that row any more (it was not the map's to change). */
+		/* Ended now, or the row is not that pending delivery. */
 		if (rv == 0 || state != DSTATE_PENDING)
 			spool_sqlite_dseq_remove(ss, ds);
 		if (rv == 1)
@@ -1454,8 +1455,11 @@ spool_sqlite_commit(struct spool *sp)
 {
 	struct spool_sqlite *ss = sp->backend;
 
-	if (sqlite3_get_autocommit(ss->db))
+	if (sqlite3_get_autocommit(ss->db)) {
+		/* Nothing open: nothing the map learnt is in the file. */
+		spool_sqlite_undo_rollback(ss);
 		return (0);
+	}
 	if (spool_sqlite_step_done(sp, ss->stmt[STMT_COMMIT],
 	    "commit failed") == 0) {
 		spool_sqlite_undo_commit(ss);

@@ -189,7 +189,8 @@ def test_key_outside_its_rights_is_told_what_it_may_do(curve):
     # Acks and pings are not limited by a key's sources.
     assert request(sock, {"type": "ping"}) == {"ok": True, "pong": True}
     sock2, _ = curve.client(curve.alice)
-    check_ok(request(sock2, notice(id="c-after", source="billing")))
+    check_ok(request(sock2, notice(id="c-after", source="billing",
+                                   audience=["customer:acme"])))
     d = curve.daemon
     wait_until(lambda: "c-after" in ids_in(d.path("feed.jsonl")),
                what="c-after delivered", daemon=d)
