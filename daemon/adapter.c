@@ -184,6 +184,17 @@ channel_enqueue(struct channel *ch, struct delivery *d)
 		event_active(ch->kick, 0, 0);
 }
 
+/* What operators see: paused by them, down while its breaker is open. */
+enum channel_state
+channel_state(const struct channel *ch)
+{
+	if (ch->cstate == CHANNEL_PAUSED)
+		return (CHANNEL_PAUSED);
+	if (ch->breaker != NULL && breaker_state(ch->breaker) == BREAKER_OPEN)
+		return (CHANNEL_DOWN);
+	return (ch->cstate);
+}
+
 /* Paused: nothing new starts; what is in flight finishes. */
 void
 channel_pause(struct channel *ch)

@@ -162,6 +162,7 @@ void		 channel_enqueue(struct channel *, struct delivery *);
 void		 channel_done(struct channel *, struct delivery *,
 		    enum delivery_outcome, const char *error);
 void		 channel_reopen(struct channel *);
+enum channel_state channel_state(const struct channel *);
 void		 channel_pause(struct channel *);
 void		 channel_resume(struct channel *);
 

@@ -349,12 +349,12 @@ http_channels_health(struct evbuffer *why)
 	size_t i;
 
 	for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++)
-		if (ch->cstate == CHANNEL_UP)
+		if (channel_state(ch) == CHANNEL_UP)
 			return;
 	evbuffer_add_printf(why, "unhealthy: no channel is up");
 	for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++)
-		evbuffer_add_printf(why, "%s %s %s", i == 0 ? " (" : ",",
-		    ch->name, ch->cstate == CHANNEL_PAUSED ? "paused" :
+		evbuffer_add_printf(why, "%s%s %s", i == 0 ? " (" : ", ",
+		    ch->name, channel_state(ch) == CHANNEL_PAUSED ? "paused" :
 		    "down");
 	evbuffer_add_printf(why, "%s\n", i > 0 ? ")" : "");
 }

@@ -446,12 +446,12 @@ metrics_write_channels(struct evbuffer *buf)
 	    "1 when the channel is up, 0 when it is down or paused.");
 	for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++)
 		metrics_sample(buf, "channel_up", "channel", ch->name,
-		    ch->cstate == CHANNEL_UP);
+		    channel_state(ch) == CHANNEL_UP);
 	metrics_family(buf, "channel_paused", "gauge",
 	    "1 when an operator paused the channel.");
 	for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++)
 		metrics_sample(buf, "channel_paused", "channel", ch->name,
-		    ch->cstate == CHANNEL_PAUSED);
+		    channel_state(ch) == CHANNEL_PAUSED);
 	metrics_family(buf, "channel_queue_depth", "gauge",
 	    "Deliveries queued or in flight on the channel.");
 	for (i = 0; (ch = dispatch_channel_at(i)) != NULL; i++)

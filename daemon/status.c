@@ -1022,7 +1022,7 @@ gen_report_escalations(yajl_gen g)
 static const char *
 status_channel_state(const struct channel *ch)
 {
-	switch (ch->cstate) {
+	switch (channel_state(ch)) {
 	case CHANNEL_UP:
 		return ("up");
 	case CHANNEL_DOWN:
