@@ -49,6 +49,14 @@
 #define SPOOL_SQLITE_WAL_LIMIT	(64 * 1024 * 1024)
 /* The checkpointer copies the WAL into the database from this many pages. */
 #define SPOOL_SQLITE_CKPT_PAGES	1000
+/* Fewer pages than this left to copy: straight to the RESTART. */
+#define SPOOL_SQLITE_CKPT_TAIL	128
+/* RESTARTs that found the loop writing before it is asked for a gap. */
+#define SPOOL_SQLITE_CKPT_TRIES	2
+/* A gap declined (or a reader in the way): ask again this many pages on. */
+#define SPOOL_SQLITE_CKPT_AGAIN	4000
+/* How long the loop waits for that RESTART, at most. */
+#define SPOOL_SQLITE_YIELD_MS	100
 /* Strings of a loaded delivery: id, channel, route, fallback_of, digest. */
 #define SPOOL_SQLITE_DSTRINGS	5
 
@@ -382,7 +390,7 @@ struct spool_sqlite_undo {
 /*
  * The checkpointer: a thread with a connection of its own that copies the
  * WAL into the database once the loop's commits have made it long, so that
- * the loop never does (SQLite would, inside the commit that crossed the
+ * the loop does not (SQLite would, inside the commit that crossed the
  * line: milliseconds to tens of them, an fsync included).
  */
 struct spool_sqlite_ckpt {
@@ -391,12 +399,28 @@ struct spool_sqlite_ckpt {
 	const char	*path;
 	pthread_t	 thread;
 	pthread_mutex_t	 lock;
-	pthread_cond_t	 wake;
+	pthread_cond_t	 wake;		/* the thread: due, yielding, stop */
+	pthread_cond_t	 restarted;	/* the loop: a RESTART is over */
 	int		 running;
-	int		 due;		/* under lock: the loop asks */
+	int		 due;		/* under lock: the loop committed */
 	int		 stop;		/* under lock */
-	int		 failing;	/* the thread's: last one failed */
-	atomic_uint_least64_t done;	/* checkpoints that succeeded */
+	int		 restarting;	/* under lock: in a RESTART, which
+					   may hold the write lock */
+	int		 yielding;	/* under lock: the loop waits for
+					   one before its transaction */
+	int		 declined;	/* under lock: it waited in vain */
+	atomic_int	 yield;		/* the thread asks the loop to */
+	atomic_int	 pages;		/* the WAL's length at the last
+					   commit */
+	atomic_uint	 reused;	/* times the loop started the WAL
+					   again from its beginning */
+	atomic_uint_least64_t done;	/* checkpoints made */
+	int		 copied;	/* the thread's: frames copied */
+	unsigned	 copied_of;	/* the thread's: of this reuse */
+	int		 tries;		/* the thread's: RESTARTs refused */
+	int		 ask_at;	/* the thread's: no gap asked for
+					   below this length */
+	int		 failing;	/* the thread's: the last failed */
 };
 
 struct spool_sqlite {
@@ -495,7 +519,14 @@ static int	spool_sqlite_ckpt_connect(struct spool_sqlite *,
 static void	spool_sqlite_ckpt_stop(struct spool_sqlite *);
 static void	*spool_sqlite_ckpt_loop(void *);
 static void	spool_sqlite_ckpt_run(struct spool_sqlite_ckpt *);
+static int	spool_sqlite_ckpt_restart(struct spool_sqlite_ckpt *, int *);
+static void	spool_sqlite_ckpt_ask(struct spool_sqlite_ckpt *, int, int,
+		    int);
+static void	spool_sqlite_ckpt_report(struct spool_sqlite_ckpt *, int, int,
+		    int);
+static void	spool_sqlite_ckpt_yield(struct spool_sqlite_ckpt *);
 static int	spool_sqlite_wal_cb(void *, sqlite3 *, const char *, int);
+static int	spool_sqlite_busy_cb(void *, int);
 static void	spool_sqlite_unreadable(struct spool_sqlite *, char *, size_t,
 		    const char *);
 static void	spool_sqlite_reason(sqlite3 *, char *, size_t);
@@ -635,7 +666,7 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 		spool_sqlite_close(sp);
 		return (-1);
 	}
-	sqlite3_busy_timeout(ss->db, SPOOL_SQLITE_BUSY_MS);
+	sqlite3_busy_handler(ss->db, spool_sqlite_busy_cb, &ss->ckpt);
 	log_debug("spool path=%s schema=%d synchronous=%s", path,
 	    SPOOL_SQLITE_VERSION, spool_sqlite_synchronous(sync));
 	return (0);
@@ -961,6 +992,9 @@ spool_sqlite_ckpt_start(struct spool_sqlite *ss, enum spool_sync sync,
 
 	ck->path = ss->path;
 	atomic_init(&ck->done, 0);
+	atomic_init(&ck->pages, 0);
+	atomic_init(&ck->yield, 0);
+	atomic_init(&ck->reused, 0);
 	if (spool_sqlite_ckpt_connect(ss, sync) == -1) {
 		spool_sqlite_reason(ck->db, why, sizeof(why));
 		snprintf(err, errlen, "cannot open spool %s for its "
@@ -973,11 +1007,17 @@ spool_sqlite_ckpt_start(struct spool_sqlite *ss, enum spool_sync sync,
 		pthread_mutex_destroy(&ck->lock);
 		goto fail;
 	}
+	if ((rc = pthread_cond_init(&ck->restarted, NULL)) != 0) {
+		pthread_cond_destroy(&ck->wake);
+		pthread_mutex_destroy(&ck->lock);
+		goto fail;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	rc = pthread_create(&ck->thread, NULL, spool_sqlite_ckpt_loop, ck);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc != 0) {
+		pthread_cond_destroy(&ck->restarted);
 		pthread_cond_destroy(&ck->wake);
 		pthread_mutex_destroy(&ck->lock);
 		goto fail;
@@ -1028,6 +1068,7 @@ spool_sqlite_ckpt_stop(struct spool_sqlite *ss)
 		pthread_cond_signal(&ck->wake);
 		pthread_mutex_unlock(&ck->lock);
 		pthread_join(ck->thread, NULL);
+		pthread_cond_destroy(&ck->restarted);
 		pthread_cond_destroy(&ck->wake);
 		pthread_mutex_destroy(&ck->lock);
 		ck->running = 0;
@@ -1039,7 +1080,10 @@ spool_sqlite_ckpt_stop(struct spool_sqlite *ss)
 	ck->db = NULL;
 }
 
-/* The thread: a checkpoint each time the loop asks, until told to stop. */
+/*
+ * The thread: a checkpoint each time the loop asks (it committed past the
+ * line, or it waits for a gap it was asked to leave), until told to stop.
+ */
 static void *
 spool_sqlite_ckpt_loop(void *arg)
 {
@@ -1047,7 +1091,8 @@ spool_sqlite_ckpt_loop(void *arg)
 
 	pthread_mutex_lock(&ck->lock);
 	for (;;) {
-		while (!ck->due && !ck->stop)
+		while (!ck->due && !ck->stop && !(ck->yielding &&
+		    atomic_load_explicit(&ck->yield, memory_order_relaxed)))
 			pthread_cond_wait(&ck->wake, &ck->lock);
 		if (ck->stop)
 			break;
@@ -1061,29 +1106,112 @@ spool_sqlite_ckpt_loop(void *arg)
 }
 
 /*
- * PASSIVE: it takes no lock that the loop's writer waits for and waits for
- * none itself, so a commit never waits for a checkpoint; a reader holding
- * an old snapshot only makes it stop short. Frames committed meanwhile
- * wake it again. Once it has copied all, the writer's next transaction
- * starts the WAL again from its beginning (and cuts it back to
- * SPOOL_SQLITE_WAL_LIMIT), so the file does not grow while checkpoints
- * keep up.
+ * First PASSIVE: it takes no lock the loop's writer waits for and waits for
+ * none itself, so it copies the bulk of the WAL while the loop goes on
+ * committing; a reader holding an old snapshot only makes it stop short.
+ * Then RESTART, for what the loop committed meanwhile: the WAL must be
+ * copied to its end at some moment between two of the loop's transactions
+ * for the loop to start it again from its beginning, or it grows for as
+ * long as the loop keeps writing. A RESTART that found the loop writing
+ * is tried again after its next commit, without another PASSIVE while
+ * what is left is short; if the loop never leaves a gap (a steady load),
+ * it is asked for one (spool_sqlite_ckpt_ask).
  */
 static void
 spool_sqlite_ckpt_run(struct spool_sqlite_ckpt *ck)
 {
-	char why[256];
-	int rc, nlog = 0, ndone = 0;
+	int rc = SQLITE_OK, nlog, ndone = 0, pages, yielding;
+	unsigned reused;
 
+	reused = atomic_load_explicit(&ck->reused, memory_order_relaxed);
+	pages = atomic_load_explicit(&ck->pages, memory_order_relaxed);
+	if (reused != ck->copied_of)
+		ck->copied = 0;		/* that was another WAL's */
+	ck->copied_of = reused;
+	if (pages - ck->copied >= SPOOL_SQLITE_CKPT_TAIL) {
+		rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
+		    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
+		ck->copied = ndone;
+	}
+	pthread_mutex_lock(&ck->lock);
+	yielding = ck->yielding;
+	pthread_mutex_unlock(&ck->lock);
+	if (rc == SQLITE_OK) {
+		rc = spool_sqlite_ckpt_restart(ck, &ndone);
+		spool_sqlite_ckpt_ask(ck, rc, pages, yielding);
+	}
+	spool_sqlite_ckpt_report(ck, rc, pages, ndone);
+}
+
+/*
+ * RESTART takes the write lock if it is free (never waiting: the thread's
+ * connection has no busy handler), copies the frames the PASSIVE left,
+ * fsyncs, and sees that no reader still uses the WAL. A pass of the loop
+ * that begins meanwhile waits for it (spool_sqlite_busy_cb): the copy of a
+ * few pages and an fsync or two, where SQLite's own checkpoint made the
+ * loop copy the whole WAL.
+ */
+static int
+spool_sqlite_ckpt_restart(struct spool_sqlite_ckpt *ck, int *ndone)
+{
+	int rc, nlog;
+
+	pthread_mutex_lock(&ck->lock);
+	ck->restarting = 1;
+	pthread_mutex_unlock(&ck->lock);
 	rc = sqlite3_wal_checkpoint_v2(ck->db, NULL,
-	    SQLITE_CHECKPOINT_PASSIVE, &nlog, &ndone);
-	/* BUSY: another connection checkpoints (a reader closing). */
+	    SQLITE_CHECKPOINT_RESTART, &nlog, ndone);
+	pthread_mutex_lock(&ck->lock);
+	ck->restarting = 0;
+	pthread_cond_broadcast(&ck->restarted);
+	pthread_mutex_unlock(&ck->lock);
+	return (rc);
+}
+
+/*
+ * After a RESTART (rc): done, the loop need leave no gap. Refused (BUSY)
+ * while the loop waited for it, it was a reader: the loop goes on and the
+ * WAL grows until the reader ends. Refused SPOOL_SQLITE_CKPT_TRIES times
+ * because the loop was writing (a steady load leaves no gap between its
+ * transactions): ask it to wait, before its next one, for a RESTART.
+ */
+static void
+spool_sqlite_ckpt_ask(struct spool_sqlite_ckpt *ck, int rc, int pages,
+    int yielding)
+{
+	int yield = atomic_load_explicit(&ck->yield, memory_order_relaxed);
+
+	pthread_mutex_lock(&ck->lock);
+	if (ck->declined)
+		ck->ask_at = pages + SPOOL_SQLITE_CKPT_AGAIN;
+	ck->declined = 0;
+	if (rc == SQLITE_OK) {
+		ck->copied = ck->tries = ck->ask_at = 0;
+		yield = 0;
+	} else if (rc == SQLITE_BUSY && yielding) {
+		ck->ask_at = pages + SPOOL_SQLITE_CKPT_AGAIN;
+		yield = 0;
+	} else if (rc == SQLITE_BUSY && ++ck->tries >=
+	    SPOOL_SQLITE_CKPT_TRIES && pages >= ck->ask_at)
+		yield = 1;
+	atomic_store_explicit(&ck->yield, yield, memory_order_relaxed);
+	pthread_cond_broadcast(&ck->restarted);
+	pthread_mutex_unlock(&ck->lock);
+}
+
+/* Count it and say how it went; a failure once, until one works. */
+static void
+spool_sqlite_ckpt_report(struct spool_sqlite_ckpt *ck, int rc, int pages,
+    int ndone)
+{
+	char why[256];
+
+	/* BUSY: the loop was writing, or a reader; the next wake retries. */
 	if (rc == SQLITE_OK || rc == SQLITE_BUSY) {
-		log_debug("spool checkpoint path=%s wal_pages=%d copied=%d",
-		    ck->path, nlog, ndone);
-		if (rc == SQLITE_OK)
-			atomic_fetch_add_explicit(&ck->done, 1,
-			    memory_order_relaxed);
+		log_debug("spool checkpoint path=%s wal_pages=%d copied=%d "
+		    "restarted=%s", ck->path, pages, ndone,
+		    rc == SQLITE_OK ? "yes" : "no");
+		atomic_fetch_add_explicit(&ck->done, 1, memory_order_relaxed);
 		if (ck->failing)
 			log_info("spool checkpoint path=%s works again",
 			    ck->path);
@@ -1098,6 +1226,71 @@ spool_sqlite_ckpt_run(struct spool_sqlite_ckpt *ck)
 	ck->failing = 1;
 }
 
+/*
+ * Before a transaction of the loop: when the checkpointer asks (the loop
+ * has left it no gap for its RESTART), wait for that RESTART: the copy of
+ * what its PASSIVE left, and an fsync or two. SPOOL_SQLITE_YIELD_MS at
+ * most; then decline, and write.
+ */
+static void
+spool_sqlite_ckpt_yield(struct spool_sqlite_ckpt *ck)
+{
+	struct timespec until, t0, t1;
+	int rc = 0;
+
+	if (!ck->running ||
+	    !atomic_load_explicit(&ck->yield, memory_order_relaxed))
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += SPOOL_SQLITE_YIELD_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&ck->lock);
+	ck->yielding = 1;
+	pthread_cond_signal(&ck->wake);
+	while (atomic_load_explicit(&ck->yield, memory_order_relaxed) &&
+	    rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&ck->restarted, &ck->lock, &until);
+	if (rc == ETIMEDOUT) {
+		atomic_store_explicit(&ck->yield, 0, memory_order_relaxed);
+		ck->declined = 1;
+	}
+	ck->yielding = 0;
+	pthread_mutex_unlock(&ck->lock);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	log_debug("spool checkpoint path=%s loop_waited_us=%lld%s", ck->path,
+	    (long long)((t1.tv_sec - t0.tv_sec) * 1000000 +
+	    (t1.tv_nsec - t0.tv_nsec) / 1000), rc == ETIMEDOUT ?
+	    " declined=yes" : "");
+}
+
+/*
+ * The loop's busy handler. While the checkpointer may hold the write lock
+ * for its RESTART, wait for it: that is short, and failing the pass would
+ * refuse its notices. Another writer (someone's sqlite3 shell) is given
+ * SPOOL_SQLITE_BUSY_MS, then the write fails: the loop must not stall.
+ */
+static int
+spool_sqlite_busy_cb(void *arg, int tries)
+{
+	struct spool_sqlite_ckpt *ck = arg;
+	int waited = 0;
+
+	if (ck->running) {
+		pthread_mutex_lock(&ck->lock);
+		for (; ck->restarting; waited = 1)
+			pthread_cond_wait(&ck->restarted, &ck->lock);
+		pthread_mutex_unlock(&ck->lock);
+	}
+	if (waited || tries == 0)
+		return (1);	/* the lock may be free now */
+	if (tries > SPOOL_SQLITE_BUSY_MS)
+		return (0);
+	sqlite3_sleep(1);
+	return (1);
+}
+
 /* After each commit of the loop's connection: pages, the WAL's length. */
 static int
 spool_sqlite_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
@@ -1106,6 +1299,10 @@ spool_sqlite_wal_cb(void *arg, sqlite3 *db, const char *name, int pages)
 
 	(void)db;
 	(void)name;
+	if (atomic_exchange_explicit(&ck->pages, pages, memory_order_relaxed) >
+	    pages)
+		atomic_fetch_add_explicit(&ck->reused, 1,
+		    memory_order_relaxed);
 	if (pages < SPOOL_SQLITE_CKPT_PAGES)
 		return (SQLITE_OK);
 	pthread_mutex_lock(&ck->lock);
@@ -1248,6 +1445,7 @@ spool_sqlite_begin(struct spool *sp)
 
 	if (!sqlite3_get_autocommit(ss->db))
 		return (0);
+	spool_sqlite_ckpt_yield(&ss->ckpt);
 	return (spool_sqlite_step_done(sp, ss->stmt[STMT_BEGIN],
 	    "cannot start a transaction"));
 }
