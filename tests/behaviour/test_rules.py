@@ -717,10 +717,14 @@ SOURCES = ("sa", "sb", "sc", "sd")
 
 def load_config(k):
     """Version k: keep is the same throughout; chg changes every time
-    (concurrency), tmpK exists only in version k, odd in odd versions;
-    the routes of sb and sc change with them."""
+    (its health check, which the running instance holds, so it is
+    replaced; and its concurrency, which a kept one would just take),
+    tmpK exists only in version k, odd in odd versions; the routes of sb
+    and sc change with them."""
     chans = [file_channel("keep"),
-             file_channel("chg", "concurrency = %d;" % (1 + k % 3)),
+             file_channel("chg", "concurrency = %d; health_check = { "
+                          "interval = \"%dh\"; max_failures = 1000; };"
+                          % (1 + k % 3, 1 + k)),
              file_channel("tmp%d" % k)]
     if k % 2:
         chans.append(file_channel("odd"))
