@@ -646,9 +646,13 @@ dispatch_handover(struct delivery *d)
 		sd.channel = f->channel->name;
 		sd.route = d->route ? d->route->name : NULL;
 		sd.fallback_of = d->channel->name;
-		if (spool_add_delivery(dsp.spool, d->notice->id, &sd) == -1)
-			log_warnx("spool: fallback %s not recorded: %s", f->id,
+		if (spool_add_delivery(dsp.spool, d->notice->id, &sd) == -1) {
+			/* Handed over before (a restart since): not again. */
+			log_info("fallback %s skipped: %s", f->id,
 			    dsp.spool->error);
+			delivery_free(f);
+			continue;
+		}
 		log_info("fallback id=%s from=%s to=%s", d->notice->id,
 		    d->channel->name, f->channel->name);
 		dispatch_enqueue(f);

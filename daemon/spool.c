@@ -98,6 +98,11 @@ spool_write_end(struct spool *sp, int rv)
 		sp->in_txn = 1;
 		return (0);
 	}
+	/* Only this write was refused: the rest of the pass stands. */
+	if (rv == SPOOL_REFUSED) {
+		sp->in_txn = 1;
+		return (-1);
+	}
 	sp->ops->rollback(sp);
 	sp->failures++;
 	if (sp->in_txn)

@@ -91,6 +91,13 @@ struct spool_pending_row {
 	const char	*channels;	/* of those, comma separated */
 };
 
+/*
+ * A backend's write returns this when it refused the one write for what it
+ * found (nothing to change, the row exists already) and the pass's
+ * transaction is intact; any other failure loses the transaction.
+ */
+#define SPOOL_REFUSED	(-2)
+
 struct spool;
 
 struct spool_ops {

@@ -241,9 +241,11 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	[STMT_ADD_LATER_DELIVERY] =
 	    "INSERT INTO deliveries (id, notice_seq, position, channel, route,"
 	    " pilot, fallback_of, state, attempts, created_ms, updated_ms,"
-	    " next_ms, level, digest) SELECT ?1, seq, NULL, ?4, ?5, ?6, ?7,"
-	    " 'pending', ?8, ?9, ?9, ?10, ?11, ?12 FROM notices WHERE id = ?2"
-	    " ORDER BY received_ms DESC, seq DESC LIMIT 1",
+	    " next_ms, level, digest) SELECT ?1, n.seq, NULL, ?4, ?5, ?6, ?7,"
+	    " 'pending', ?8, ?9, ?9, ?10, ?11, ?12 FROM (SELECT seq FROM"
+	    " notices WHERE id = ?2 ORDER BY received_ms DESC, seq DESC"
+	    " LIMIT 1) n WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE"
+	    " d.notice_seq = n.seq AND d.id = ?1)",
 	/*
 	 * The pending delivery of that id, else the last one ended, found
 	 * through its notice (?6: the id's part before the first '/').
@@ -1567,9 +1569,11 @@ spool_sqlite_add_delivery(struct spool *sp, const char *notice_id,
 	    d->id) == -1)
 		return (-1);
 	if (sqlite3_changes(ss->db) == 0) {
-		snprintf(sp->error, sizeof(sp->error), "cannot store delivery "
-		    "%s: no notice %s in the spool", d->id, notice_id);
-		return (-1);
+		/* A fallback made again after a restart, say: once is all. */
+		snprintf(sp->error, sizeof(sp->error), "delivery %s not "
+		    "stored: it exists already, or notice %s does not", d->id,
+		    notice_id);
+		return (SPOOL_REFUSED);
 	}
 	spool_sqlite_dseq_add(ss, d->id, sqlite3_last_insert_rowid(ss->db));
 	return (0);
@@ -1603,9 +1607,11 @@ spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
 	}
 	rv = spool_sqlite_outcome(sp, STMT_UPDATE_DELIVERY, 0, delivery_id,
 	    state, attempts, error, now_ms);
-	if (rv == 0)
+	if (rv == 0) {
 		snprintf(sp->error, sizeof(sp->error), "cannot update delivery "
 		    "%s: no such delivery in the spool", delivery_id);
+		return (SPOOL_REFUSED);
+	}
 	return (rv == 1 ? 0 : -1);
 }
 
@@ -2097,7 +2103,7 @@ spool_sqlite_respond(struct spool *sp, sqlite3_stmt *st, const char *what,
 		return (-1);
 	if (sqlite3_changes(ss->db) == 0) {
 		spool_sqlite_why_not(sp, what, id);
-		return (-1);
+		return (SPOOL_REFUSED);
 	}
 	return (0);
 }
@@ -2261,6 +2267,7 @@ spool_sqlite_digest_assign(struct spool *sp, const char *digest,
 		    STMT_DIGEST_ASSIGN, 0, digest, ids[i])) == -1)
 			return (-1);
 		if (rv == 0) {
+			/* All or nothing: the pass goes, with the half done. */
 			spool_sqlite_why_not_digest(sp, digest, ids[i]);
 			return (-1);
 		}
