@@ -247,6 +247,7 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	a->notice = n;
 	a->ref[0] = '\0';
 	a->dup_of = -1;
+	dispatch_reserve(n, &a->res, 1);
 	acc.npass++;
 	return;
 reject:
@@ -408,6 +409,8 @@ accept_commit(void)
 	    durable_request(acc.durable) : 0;
 	for (i = 0; i < acc.npass; i++) {
 		a = &acc.pass[i];
+		if (a->notice != NULL)
+			dispatch_reserve(a->notice, &a->res, -1);
 		if (rc == -1) {
 			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
 			    "the spool cannot be written (%s); the %s was "

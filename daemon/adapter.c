@@ -157,8 +157,10 @@ channel_free(struct channel *ch)
 int
 channel_has_room(const struct channel *ch)
 {
-	return (ch->queued + ch->inflight < ch->conf->queue_max &&
-	    ch->held_bytes < (size_t)ch->conf->queue_max_bytes);
+	/* What the pass being accepted will add counts already. */
+	return (ch->queued + ch->inflight + ch->reserved <
+	    ch->conf->queue_max && ch->held_bytes + ch->reserved_bytes <
+	    (size_t)ch->conf->queue_max_bytes);
 }
 
 size_t

@@ -136,6 +136,8 @@ struct channel {
 	struct batch		*batch;		/* digest being collected */
 	struct breaker		*breaker;	/* with health_check */
 	int			 deliveries;	/* live ones pointing here */
+	int			 reserved;	/* accepted, not yet committed */
+	size_t			 reserved_bytes;
 	size_t			 held_bytes;	/* the memory they hold */
 	int			 retired;	/* left out by a reload */
 	struct channel		*successor;	/* its changed replacement */

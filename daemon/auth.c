@@ -113,9 +113,9 @@ auth_key_parse(const char *buf, size_t len, uint8_t out[AUTH_KEY_BYTES],
 			;
 		for (e = eol; e > s && strchr(" \t\r", e[-1]) != NULL; e--)
 			;
-		/* '#' is Z85 too: a comment is "#" and a blank, or "#". */
-		if (s == e || (*s == '#' && (e - s == 1 || s[1] == ' ' ||
-		    s[1] == '\t')))
+		/* '#' is Z85 too, but a key never begins with it (84 * 85^4
+		 * is past 2^32): a line that does is a comment. */
+		if (s == e || *s == '#')
 			continue;
 		if (found) {
 			snprintf(err, errlen, "line %d: a second key (a key "

@@ -50,8 +50,7 @@ struct auth_stats {
 int	auth_key_check(const char *s, char *err, size_t errlen);
 /*
  * The key of a key file (as sbctl keygen writes one): comment lines
- * ("# " and text: a key may begin with '#', which is Z85), blank lines,
- * and exactly one line holding the key in Z85. out gets the
+ * ('#'), blank lines, and exactly one line holding the key in Z85. out gets the
  * 32 bytes. 0, or -1 with err saying what is wrong and on which line.
  */
 int	auth_key_parse(const char *buf, size_t len,

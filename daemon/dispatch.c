@@ -233,6 +233,29 @@ dispatch_has_room(const struct route_result *res, char *why, size_t len)
 	return (0);
 }
 
+/*
+ * Hold (sign 1) or release (-1) room on the target channels for a notice
+ * accepted in this pass, so that one pass cannot overrun a channel's caps
+ * before its deliveries exist.
+ */
+void
+dispatch_reserve(const struct notice *n, const struct route_result *res,
+    int sign)
+{
+	struct channel *ch;
+	size_t i, bytes = sizeof(struct delivery) + sizeof(*n) +
+	    2 * n->json_len;
+
+	for (i = 0; i < res->ntargets; i++) {
+		ch = dsp.channels[res->targets[i].channel];
+		ch->reserved += sign;
+		if (sign > 0)
+			ch->reserved_bytes += bytes;
+		else
+			ch->reserved_bytes -= bytes;
+	}
+}
+
 size_t
 dispatch_plan(const struct notice *n, const struct route_result *res,
     struct spool_delivery *out, char (*ids)[DELIVERY_ID_MAX + 1], size_t max)

@@ -40,6 +40,8 @@ int	dispatch_has_room(const struct route_result *, char *why, size_t len);
  */
 size_t	dispatch_plan(const struct notice *, const struct route_result *,
 	    struct spool_delivery *out, char (*ids)[DELIVERY_ID_MAX + 1], size_t max);
+void	dispatch_reserve(const struct notice *, const struct route_result *,
+	    int sign);
 /* Queue the deliveries of an accepted (and spooled) notice. */
 void	dispatch_notice(struct notice *, const struct route_result *);
 /* Re-queue one pending delivery read back from the spool at start. */

@@ -430,8 +430,12 @@ status_write_cb(struct bufferevent *bev, void *arg)
 		event_active(c->page, 0, 0);
 		return;
 	}
-	if ((c->closing || c->eof) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (!c->closing) {
+		/* Lines held back while the answers piled up (may free c). */
+		status_process(c);
+		return;
+	}
+	if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		status_client_free(c);
 }
 
@@ -471,9 +475,17 @@ status_process(struct status_client *c)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
 
-	while (!c->closing && c->listing == NULL && status_next_line(c) == 1)
+	/*
+	 * While answers wait for a client that does not read them, its
+	 * commands wait too: the input fills, reading stops, the client's
+	 * writes block, and memory stays bounded. status_write_cb goes on.
+	 */
+	while (!c->closing && c->listing == NULL &&
+	    evbuffer_get_length(out) < STATUS_OUTPUT_HIGH &&
+	    status_next_line(c) == 1)
 		;
-	if (c->closing || c->listing != NULL)
+	if (c->closing || c->listing != NULL ||
+	    evbuffer_get_length(out) >= STATUS_OUTPUT_HIGH)
 		return;
 	if (c->eof) {
 		c->closing = 1;
