@@ -1277,12 +1277,25 @@ static int
 spool_sqlite_busy_cb(void *arg, int tries)
 {
 	struct spool_sqlite_ckpt *ck = arg;
+	struct timespec until;
 	int waited = 0;
 
+	/*
+	 * Bounded: the RESTART may itself wait for a reader this loop holds;
+	 * past the bound the write fails like any locked write instead of
+	 * the two waiting on each other for ever.
+	 */
 	if (ck->running) {
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 100 * 1000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
 		pthread_mutex_lock(&ck->lock);
-		for (; ck->restarting; waited = 1)
-			pthread_cond_wait(&ck->restarted, &ck->lock);
+		while (ck->restarting && pthread_cond_timedwait(&ck->restarted,
+		    &ck->lock, &until) == 0)
+			waited = 1;
 		pthread_mutex_unlock(&ck->lock);
 	}
 	if (waited || tries == 0)
