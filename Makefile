@@ -98,16 +98,21 @@ check: deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
+# Each test file in a pytest process of its own: no file can leave the
+# next ones a process worn by its sockets, threads or environment.
+BEHAVIOUR	:= $(sort $(wildcard tests/behaviour/test_*.py))
+RUN_BEHAVIOUR	 = fail=0; for f in $(BEHAVIOUR); do \
+		    $(PYTEST) $$f || fail=1; done; exit $$fail
+
 behaviour: all
-	SB_BUILD=$(BUILD) $(PYTEST) tests/behaviour
+	SB_BUILD=$(BUILD) sh -c '$(RUN_BEHAVIOUR)'
 
 asan-behaviour:
 	$(MAKE) BUILD=build-asan EXTRA_CFLAGS="$(SAN_FLAGS)" \
 	    EXTRA_LDFLAGS="$(SAN_FLAGS)" CFLAGS="-O1 -g" all unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	SB_BUILD=build-asan $(PYTEST) \
-	    tests/behaviour
+	SB_BUILD=build-asan sh -c '$(RUN_BEHAVIOUR)'
 
 # Fuzzing (docs/RELIABILITY.md). tests/fuzz/fuzz_NAME.c is a libFuzzer
 # harness of one parser of outside input; tests/fuzz/corpus/NAME/ its seeds

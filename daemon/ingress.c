@@ -61,7 +61,7 @@ struct ingress {
 	size_t			 nbacklog;
 	size_t			 ndeferred;	/* held by the acceptor */
 	size_t			 backlog_max;
-	size_t			 backlog_bytes;	/* what the waiting replies hold */
+	size_t			 backlog_bytes;	/* the replies' memory */
 	size_t			 backlog_max_bytes;
 	int			 paused;
 	struct event		*retry;
@@ -265,18 +265,22 @@ ingress_read_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * Receive up to a batch of whole messages; *more when input is left.
- * Receiving until EAGAIN costs less than asking ZMQ_EVENTS before each
- * message (each ask is a poll(2) inside libzmq); the caller looks at
- * ZMQ_EVENTS once afterwards, as the edge-triggered ZMQ_FD requires.
+ * ZMQ_EVENTS is asked before each message: it is what resets the
+ * edge-triggered ZMQ_FD, so input is never left without a wake-up.
  */
 static size_t
 ingress_drain(struct ingress_sock *s, int *more)
 {
 	struct ingress *in = s->in;
-	size_t n = 0;
+	size_t n = 0, len;
+	int events;
 
 	*more = 0;
 	while (n < INGRESS_BATCH) {
+		len = sizeof(events);
+		if (zmq_getsockopt(s->zsock, ZMQ_EVENTS, &events, &len) == -1 ||
+		    !(events & ZMQ_POLLIN))
+			return (n);
 		if (ingress_recv(s, &in->msgs[n]) == -1)
 			return (n);
 		in->msgs[n].sock = s;

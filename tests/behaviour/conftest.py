@@ -42,3 +42,15 @@ def pytest_runtest_makereport(item, call):
         for d in value.daemons:
             rep.sections.append(("switchboardd log (%s)" % d.dir,
                                  d.log_tail(8000)))
+
+
+@pytest.fixture(autouse=True, scope="module")
+def close_stray_sockets():
+    """After each test file, close the ZeroMQ sockets it left open on the
+    shared context: each would otherwise go on reconnecting to a daemon
+    long gone, and hundreds of them slow the test process's I/O thread
+    until later tests time out."""
+    yield
+    for s in list(sbtest.CTX._sockets):
+        if not s.closed:
+            s.close(linger=0)
