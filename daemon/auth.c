@@ -66,7 +66,8 @@ static void	auth_zap_cb(evutil_socket_t, short, void *);
 static void	auth_zap_one(void);
 static void	auth_zap_decide(zmq_msg_t *, int, struct auth_verdict *);
 static int	auth_frame_is(zmq_msg_t *, const char *);
-static void	auth_zap_reply(zmq_msg_t *, int, const struct auth_verdict *);
+static void	auth_zap_reply(zmq_msg_t *, int,
+		    const struct auth_verdict *);
 static void	auth_log_refusal(const struct auth_verdict *);
 static void	auth_globs(const struct glob_list *, char *, size_t);
 
@@ -441,8 +442,8 @@ auth_socket_prepare(void *zsock, const struct config *cf, const char *kind,
 	/* The mechanism is taken at bind: the last CURVE one must not stay. */
 	if (cf->curve_secret_key_file != NULL && zmq_setsockopt(zsock,
 	    ZMQ_CURVE_SERVER, &off, sizeof(off)) == -1) {
-		snprintf(err, errlen, "ingress.%s %s: cannot turn CURVE off: %s",
-		    kind, endpoint, zmq_strerror(errno));
+		snprintf(err, errlen, "ingress.%s %s: cannot turn CURVE off: "
+		    "%s", kind, endpoint, zmq_strerror(errno));
 		return (-1);
 	}
 	if (strncmp(endpoint, "tcp://", 6) == 0 &&

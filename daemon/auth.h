@@ -30,8 +30,8 @@ struct notice;
 
 /* One entry of ingress.authorized_keys (read by config.c, immutable). */
 struct auth_key {
-	char			*key;		/* the client's public key, Z85 */
-	char			*name;		/* for replies and logs */
+	char			*key;		/* its public key, Z85 */
+	char			*name;		/* in replies and logs */
 	int			 line;
 	struct glob_list	 sources;	/* sources it may publish as */
 	struct glob_list	 audiences;	/* audiences it may reach */

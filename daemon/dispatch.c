@@ -223,8 +223,8 @@ dispatch_has_room(const struct route_result *res, char *why, size_t len)
 		ch = dsp.channels[res->targets[i].channel];
 		if (!channel_has_room(ch)) {
 			snprintf(why, len, "channel '%s' is full (%d queued, "
-			    "queue_max %d; %zu bytes held, queue_max_bytes %d); "
-			    "try again later", ch->name, ch->queued +
+			    "queue_max %d; %zu bytes held, queue_max_bytes "
+			    "%d); try again later", ch->name, ch->queued +
 			    ch->inflight, ch->conf->queue_max, ch->held_bytes,
 			    ch->conf->queue_max_bytes);
 			return (-1);

@@ -46,6 +46,13 @@ VALGRIND_CMD = ["valgrind", "--quiet", "--error-exitcode=99",
                 "--leak-check=full", "--show-leak-kinds=definite,indirect",
                 "--errors-for-leak-kinds=definite,indirect",
                 "--num-callers=30"]
+if VALGRIND:
+    # Memcheck runs the daemon some 20 times slower: the hang guards
+    # grow with it.
+    START_TIMEOUT *= 4
+    STOP_TIMEOUT *= 4
+    REPLY_TIMEOUT *= 4
+    WAIT_TIMEOUT *= 4
 
 CTX = zmq.Context.instance()
 

@@ -77,9 +77,11 @@ def test_channel_over_its_byte_cap_refuses_then_recovers(sb):
 def test_flood_at_a_stuck_channel_keeps_memory_bounded(sb):
     """4000 notices of 16 kB (64 MB) at a channel capped at 1 MB: almost
     all are refused and the daemon's memory barely moves."""
-    d = sb.start(STUCK.replace("queue_max_bytes = 65536",
-                               "queue_max_bytes = 1048576") + "\n" + FREE,
-                 ROUTES)
+    # Retries far apart: none runs out while the test runs, however slow.
+    stuck = STUCK.replace("queue_max_bytes = 65536",
+                          "queue_max_bytes = 1048576").replace(
+                              'backoff_max = "1s"', 'backoff_max = "10m"')
+    d = sb.start(stuck + "\n" + FREE, ROUTES)
     c = d.client()
     body = "y" * 16000
     check_ok(c.request(notice(id="warm", source="other", body=body)))

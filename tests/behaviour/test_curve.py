@@ -8,6 +8,7 @@ on an address that is not loopback is warned about."""
 import os
 import signal
 import stat
+import itertools
 import subprocess
 import time
 
@@ -18,6 +19,7 @@ from zmq.utils.monitor import recv_monitor_message
 from sbtest import (CTX, SBCTL, check_error, check_ok, cstr,
                     free_tcp_port, ids_in, make_config, notice, wait_until)
 
+MONITORS = itertools.count()
 CHANNELS = 'feed = { type = "file"; path = "feed.jsonl"; };'
 ROUTES = '{ channels = [ "feed" ]; }'
 
@@ -96,7 +98,9 @@ class Curve:
             sock.curve_serverkey = (server_pub or self.server_pub).encode()
             sock.curve_publickey = keys[0].encode()
             sock.curve_secretkey = keys[1].encode()
-        mon = sock.get_monitor_socket()
+        # A name of our own: pyzmq's default reuses a closed socket's.
+        mon = sock.get_monitor_socket(addr="inproc://curve-monitor-%d" %
+                                      next(MONITORS))
         mon.setsockopt(zmq.LINGER, 0)
         sock.connect(self.tcp)
         self._socks = getattr(self, "_socks", []) + [mon, sock]

@@ -32,7 +32,8 @@
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
-static void	fuzz_check_errors(const struct config_errors *, const char *);
+static void	fuzz_check_errors(const struct config_errors *,
+		    const char *);
 static void	fuzz_check_names(const int *, size_t, size_t);
 static void	fuzz_check_config(const struct config *);
 

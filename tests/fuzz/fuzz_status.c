@@ -191,7 +191,7 @@ fuzz_exchange(int fd, const uint8_t *data, size_t size, char *out)
 			if (n > 0)
 				written += (size_t)n;
 			else if (n == -1 && errno != EAGAIN)
-				written = size;	/* cut off: no more to say */
+				written = size;	/* cut off */
 		} else if (!shut) {
 			shutdown(fd, SHUT_WR);
 			shut = 1;
