@@ -17,6 +17,7 @@
 
 #include "duration.h"
 #include "envelope.h"
+#include "jsonbuf.h"
 #include "notice.h"
 
 /* What a JSON value is, for "expected a string, got a number". */
@@ -1299,27 +1300,25 @@ char *
 envelope_reply_notice(const struct notice *n, const char **channels,
     size_t nchannels, int duplicate, size_t *len)
 {
-	yajl_gen g;
+	struct jsonbuf jb;
 	size_t i;
 
-	if ((g = yajl_gen_alloc(NULL)) == NULL)
+	/* One a notice: written straight, not through yajl_gen's callbacks. */
+	if (jsonbuf_init(&jb, 256) == -1)
 		return (NULL);
-	yajl_gen_map_open(g);
-	envelope_gen_string(g, "ok");
-	yajl_gen_bool(g, 1);
-	envelope_gen_string(g, "id");
-	envelope_gen_string(g, n->id);
-	envelope_gen_string(g, "class");
-	envelope_gen_string(g, notice_class_name(n->class));
-	envelope_gen_string(g, "channels");
-	yajl_gen_array_open(g);
-	for (i = 0; i < nchannels; i++)
-		envelope_gen_string(g, channels[i]);
-	yajl_gen_array_close(g);
-	envelope_gen_string(g, "duplicate");
-	yajl_gen_bool(g, duplicate);
-	yajl_gen_map_close(g);
-	return (envelope_gen_done(g, len));
+	jsonbuf_put(&jb, "{\"ok\":true,\"id\":");
+	jsonbuf_string(&jb, n->id);
+	jsonbuf_put(&jb, ",\"class\":");
+	jsonbuf_string(&jb, notice_class_name(n->class));
+	jsonbuf_put(&jb, ",\"channels\":[");
+	for (i = 0; i < nchannels; i++) {
+		if (i > 0)
+			jsonbuf_put(&jb, ",");
+		jsonbuf_string(&jb, channels[i]);
+	}
+	jsonbuf_put(&jb, duplicate ? "],\"duplicate\":true}" :
+	    "],\"duplicate\":false}");
+	return (jsonbuf_finish(&jb, len));
 }
 
 char *

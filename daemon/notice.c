@@ -6,30 +6,24 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <yajl/yajl_gen.h>
-
 #include "duration.h"
+#include "jsonbuf.h"
 #include "log.h"
 #include "notice.h"
-
-/* The canonical form of a notice, as written by notice_encode(). */
-struct notice_json {
-	char	*buf;
-	size_t	 len;
-	size_t	 size;
-	int	 failed;		/* out of memory */
-};
 
 static void	notice_free(struct notice *);
 static void	notice_id_random(uint8_t *, size_t);
 static void	notice_id_format(char *, uint64_t, const uint8_t *);
-static void	notice_json_print_cb(void *, const char *, size_t);
-static void	notice_gen_string(yajl_gen, const char *);
-static void	notice_gen_body(yajl_gen, const struct notice *);
+static void	notice_json_member(struct jsonbuf *, const char *,
+		    const char *);
+static void	notice_json_time(int64_t, char *, size_t);
+static void	notice_json_body(struct jsonbuf *, const struct notice *);
 static int	notice_name_lookup(const char *const *, int, const char *,
 		    size_t);
 static int64_t	notice_now_ms(void);
@@ -209,137 +203,126 @@ notice_assign_id(struct notice *n)
 	n->id_assigned = 1;
 }
 
-/* yajl's output goes straight into the buffer that becomes n->json. */
+/* "name":"value" (key is "\"name\":"), after a comma unless it is first. */
 static void
-notice_json_print_cb(void *arg, const char *s, size_t len)
+notice_json_member(struct jsonbuf *jb, const char *key, const char *value)
 {
-	struct notice_json *nj = arg;
-	size_t size;
-	char *buf;
-
-	if (nj->failed)
-		return;
-	if (nj->len + len + 1 > nj->size) {
-		size = nj->size * 2;
-		while (size < nj->len + len + 1)
-			size *= 2;
-		if ((buf = realloc(nj->buf, size)) == NULL) {
-			nj->failed = 1;
-			return;
-		}
-		nj->buf = buf;
-		nj->size = size;
-	}
-	memcpy(nj->buf + nj->len, s, len);
-	nj->len += len;
-	nj->buf[nj->len] = '\0';
+	if (jb->len > 1)
+		jsonbuf_putn(jb, ",", 1);
+	jsonbuf_put(jb, key);
+	jsonbuf_string(jb, value);
 }
 
+/*
+ * received_at: gmtime and strftime once a second, not once a notice (a
+ * thread's own copy: notices are encoded on the loop and by tools).
+ */
 static void
-notice_gen_string(yajl_gen g, const char *s)
+notice_json_time(int64_t when_ms, char *out, size_t len)
 {
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-/* The members of the canonical form, in their documented order. */
-static void
-notice_gen_body(yajl_gen g, const struct notice *n)
-{
-	char when[32], dur[32];
+	static _Thread_local int64_t	 cached_sec = INT64_MIN;
+	static _Thread_local char	 cached[24];
 	struct tm tm;
 	time_t sec;
 	int64_t ms;
-	size_t i;
+	size_t clen;
 
-	if (n->id[0] != '\0') {
-		notice_gen_string(g, "id");
-		notice_gen_string(g, n->id);
-	}
-	if (n->class != CLASS_NONE) {
-		notice_gen_string(g, "class");
-		notice_gen_string(g, notice_class_name(n->class));
-	}
-	/* Anonymity: the source never reaches a channel or the spool. */
-	if (!n->anonymous && n->source != NULL) {
-		notice_gen_string(g, "source");
-		notice_gen_string(g, n->source);
-	}
-	notice_gen_string(g, "audience");
-	yajl_gen_array_open(g);
-	for (i = 0; i < n->naudience; i++)
-		notice_gen_string(g, n->audience[i]);
-	yajl_gen_array_close(g);
-	notice_gen_string(g, "subject");
-	notice_gen_string(g, n->subject != NULL ? n->subject : "");
-	if (n->body != NULL) {
-		notice_gen_string(g, "body");
-		notice_gen_string(g, n->body);
-	}
-	notice_gen_string(g, "priority");
-	notice_gen_string(g, notice_priority_name(n->priority));
-	notice_gen_string(g, "goal");
-	notice_gen_string(g, notice_goal_name(n->goal));
-	if (n->respond_within_ms > 0) {
-		duration_format(n->respond_within_ms, dur, sizeof(dur));
-		notice_gen_string(g, "respond_within");
-		notice_gen_string(g, dur);
-	}
-	if (n->ntags > 0) {
-		notice_gen_string(g, "tags");
-		yajl_gen_map_open(g);
-		for (i = 0; i < n->ntags; i++) {
-			notice_gen_string(g, n->tags[i].key);
-			notice_gen_string(g, n->tags[i].value);
-		}
-		yajl_gen_map_close(g);
-	}
-	if (n->anonymous) {
-		notice_gen_string(g, "anonymous");
-		yajl_gen_bool(g, 1);
-	}
 	/* Floor division: a time before 1970 still prints its own ms. */
-	sec = (time_t)(n->received_ms / 1000);
-	ms = n->received_ms % 1000;
+	sec = (time_t)(when_ms / 1000);
+	ms = when_ms % 1000;
 	if (ms < 0) {
 		ms += 1000;
 		sec--;
 	}
-	gmtime_r(&sec, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03dZ",
-	    (int)ms);
-	notice_gen_string(g, "received_at");
-	notice_gen_string(g, when);
+	if ((int64_t)sec != cached_sec) {
+		gmtime_r(&sec, &tm);
+		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		cached_sec = (int64_t)sec;
+	}
+	/* ".mmmZ" by hand: snprintf cost as much as the rest of the time. */
+	clen = strlen(cached);
+	if (clen + 6 > len) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, cached, clen);
+	out[clen] = '.';
+	out[clen + 1] = (char)('0' + ms / 100);
+	out[clen + 2] = (char)('0' + ms / 10 % 10);
+	out[clen + 3] = (char)('0' + ms % 10);
+	out[clen + 4] = 'Z';
+	out[clen + 5] = '\0';
+}
+
+/* The members of the canonical form, in their documented order. */
+static void
+notice_json_body(struct jsonbuf *jb, const struct notice *n)
+{
+	char when[32], dur[32];
+	size_t i;
+
+	if (n->id[0] != '\0')
+		notice_json_member(jb, "\"id\":", n->id);
+	if (n->class != CLASS_NONE)
+		notice_json_member(jb, "\"class\":",
+		    notice_class_name(n->class));
+	/* Anonymity: the source never reaches a channel or the spool. */
+	if (!n->anonymous && n->source != NULL)
+		notice_json_member(jb, "\"source\":", n->source);
+	jsonbuf_put(jb, jb->len > 1 ? ",\"audience\":[" : "\"audience\":[");
+	for (i = 0; i < n->naudience; i++) {
+		if (i > 0)
+			jsonbuf_put(jb, ",");
+		jsonbuf_string(jb, n->audience[i]);
+	}
+	jsonbuf_put(jb, "]");
+	notice_json_member(jb, "\"subject\":", n->subject != NULL ?
+	    n->subject : "");
+	if (n->body != NULL)
+		notice_json_member(jb, "\"body\":", n->body);
+	notice_json_member(jb, "\"priority\":",
+	    notice_priority_name(n->priority));
+	notice_json_member(jb, "\"goal\":", notice_goal_name(n->goal));
+	if (n->respond_within_ms > 0) {
+		duration_format(n->respond_within_ms, dur, sizeof(dur));
+		notice_json_member(jb, "\"respond_within\":", dur);
+	}
+	if (n->ntags > 0) {
+		jsonbuf_put(jb, ",\"tags\":{");
+		for (i = 0; i < n->ntags; i++) {
+			if (i > 0)
+				jsonbuf_put(jb, ",");
+			jsonbuf_string(jb, n->tags[i].key);
+			jsonbuf_put(jb, ":");
+			jsonbuf_string(jb, n->tags[i].value);
+		}
+		jsonbuf_put(jb, "}");
+	}
+	if (n->anonymous)
+		jsonbuf_put(jb, ",\"anonymous\":true");
+	notice_json_time(n->received_ms, when, sizeof(when));
+	notice_json_member(jb, "\"received_at\":", when);
 }
 
 int
 notice_encode(struct notice *n)
 {
-	struct notice_json nj;
-	yajl_gen g;
+	struct jsonbuf jb;
+	size_t len;
+	char *json;
 
 	/* Most notices fit in the first buffer: one allocation. */
-	memset(&nj, 0, sizeof(nj));
-	nj.size = 512 + (n->body != NULL ? strlen(n->body) : 0);
-	if ((nj.buf = malloc(nj.size)) == NULL)
+	if (jsonbuf_init(&jb, 512 + (n->body != NULL ? strlen(n->body) : 0)) ==
+	    -1)
 		return (-1);
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
-		free(nj.buf);
+	jsonbuf_put(&jb, "{");
+	notice_json_body(&jb, n);
+	jsonbuf_put(&jb, "}");
+	if ((json = jsonbuf_finish(&jb, &len)) == NULL)
 		return (-1);
-	}
-	yajl_gen_config(g, yajl_gen_print_callback, notice_json_print_cb,
-	    &nj);
-	yajl_gen_map_open(g);
-	notice_gen_body(g, n);
-	yajl_gen_map_close(g);
-	yajl_gen_free(g);
-	if (nj.failed) {
-		free(nj.buf);
-		return (-1);
-	}
 	free(n->json);
-	n->json = nj.buf;
-	n->json_len = nj.len;
+	n->json = json;
+	n->json_len = len;
 	return (0);
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include <cmocka.h>
+#include <yajl/yajl_gen.h>
 
 #include "notice.h"
 
@@ -282,6 +283,71 @@ test_encode_received_at(void **state)
 	notice_unref(n);
 }
 
+/* yajl's own encoding of one string, quotes included: the reference. */
+static char *
+yajl_quoted(const char *s)
+{
+	const unsigned char *out;
+	size_t len;
+	yajl_gen g = yajl_gen_alloc(NULL);
+	char *copy;
+
+	assert_non_null(g);
+	assert_int_equal(yajl_gen_string(g, (const unsigned char *)s,
+	    strlen(s)), yajl_gen_status_ok);
+	yajl_gen_get_buf(g, &out, &len);
+	copy = strndup((const char *)out, len);
+	assert_non_null(copy);
+	yajl_gen_free(g);
+	return (copy);
+}
+
+/*
+ * Values copied as they are and values yajl escapes give the same bytes
+ * as yajl alone would: random strings of quotes, backslashes, control
+ * characters, slashes and UTF-8, in every member that holds text.
+ */
+static void
+test_encode_escapes_like_yajl(void **state)
+{
+	static const char *const pieces[] = {
+		"a", "Z", " ", "\"", "\\", "/", "\n", "\t", "\x01", "\x1f",
+		"\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x93\xa2", "{",
+		"}", "[", ":", ",", "\\u0041"
+	};
+	struct notice *n;
+	char subj[128], want[512], *q;
+	int i, j, len;
+
+	(void)state;
+	srandom(7);
+	for (i = 0; i < 2000; i++) {
+		subj[0] = '\0';
+		len = (int)(random() % 12);
+		for (j = 0; j < len; j++)
+			strcat(subj, pieces[random() % (sizeof(pieces) /
+			    sizeof(pieces[0]))]);
+		n = full_notice();
+		free(n->subject);
+		n->subject = xstrdup(subj);
+		free(n->tags[0].value);
+		n->tags[0].value = xstrdup(subj);
+		free(n->audience[1]);
+		n->audience[1] = xstrdup(subj);
+		assert_int_equal(notice_encode(n), 0);
+		q = yajl_quoted(subj);
+		snprintf(want, sizeof(want), "\"subject\":%s,", q);
+		assert_non_null(strstr(n->json, want));
+		snprintf(want, sizeof(want), "\"team\":%s,", q);
+		assert_non_null(strstr(n->json, want));
+		snprintf(want, sizeof(want), "[\"dept:ops\",%s]", q);
+		assert_non_null(strstr(n->json, want));
+		assert_int_equal(strlen(n->json), n->json_len);
+		free(q);
+		notice_unref(n);
+	}
+}
+
 /* A body larger than the first buffer grows it. */
 static void
 test_encode_large(void **state)
@@ -369,6 +435,7 @@ main(void)
 		cmocka_unit_test(test_encode_minimal),
 		cmocka_unit_test(test_encode_received_at),
 		cmocka_unit_test(test_encode_large),
+		cmocka_unit_test(test_encode_escapes_like_yajl),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_audience_kind_parse),
 	};
