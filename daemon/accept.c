@@ -63,7 +63,8 @@ static struct {
 
 static void	accept_one(struct ingress_msg *);
 static void	accept_notice(struct ingress_msg *, struct notice *);
-static int	accept_limits(struct notice *, struct envelope_error *);
+static int	accept_limits(struct notice *, struct envelope_error *,
+		    const char **);
 static void	accept_ack(struct ingress_msg *, const struct ack *);
 static int	accept_duplicate(struct ingress_msg *, struct notice *);
 static void	accept_reject(struct ingress_msg *, struct envelope_error *);
@@ -205,6 +206,7 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	struct accepted *a = &acc.pass[acc.npass];
 	struct spool_delivery sd[ROUTE_TARGETS_MAX];
 	char ids[ROUTE_TARGETS_MAX][DELIVERY_ID_MAX + 1], why[256];
+	const char *demoted_by;
 	size_t nd;
 
 	if (n->id[0] == '\0')
@@ -213,7 +215,7 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 		return;
 	n->received_ms = deadline_wall_ms();
 	n->class = classify_notice(acc.conf, n);
-	if (accept_limits(n, &err) == -1)
+	if (accept_limits(n, &err, &demoted_by) == -1)
 		goto reject;
 	if (route_notice(acc.conf, n, &a->res) == 0) {
 		envelope_error_set(&err, SB_ERR_NO_ROUTE, NULL, "%s",
@@ -231,6 +233,14 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	}
 	nd = dispatch_plan(n, &a->res, sd, ids, ROUTE_TARGETS_MAX);
 	if (spool_add_notice(acc.spool, n, sd, nd) == -1) {
+		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+		    "the spool cannot be written (%s); the notice was not "
+		    "accepted, try again later", acc.spool->error);
+		goto reject;
+	}
+	/* For reports: the notices a cap demoted (docs/report.md). */
+	if (demoted_by != NULL && spool_demoted(acc.spool, n->id,
+	    demoted_by) == -1) {
 		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
 		    "the spool cannot be written (%s); the notice was not "
 		    "accepted, try again later", acc.spool->error);
@@ -258,22 +268,27 @@ reject:
 
 /*
  * Frequency caps: over a cap, a notice is demoted to batch or refused,
- * as its limit says.
+ * as its limit says. *demoted_by: the limit that made it batch, NULL when
+ * none did (a batch notice over a demoting cap is not changed by it).
  */
 static int
-accept_limits(struct notice *n, struct envelope_error *err)
+accept_limits(struct notice *n, struct envelope_error *err,
+    const char **demoted_by)
 {
 	char why[256];
 
+	*demoted_by = NULL;
 	switch (limits_check(acc.limits, n, n->received_ms, why,
 	    sizeof(why))) {
 	case LIMIT_REJECTED:
 		envelope_error_set(err, SB_ERR_RATE_LIMITED, NULL, "%s", why);
 		return (-1);
 	case LIMIT_DEMOTED:
-		if (n->class != CLASS_BATCH)
+		if (n->class != CLASS_BATCH) {
 			log_info("demoted id=%s from=%s to=batch reason=\"%s\"",
 			    n->id, notice_class_name(n->class), why);
+			*demoted_by = limits_verdict_by(acc.limits);
+		}
 		n->class = CLASS_BATCH;
 		return (0);
 	default:

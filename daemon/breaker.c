@@ -26,6 +26,7 @@
 #include "dispatch.h"
 #include "duration.h"
 #include "log.h"
+#include "spool.h"
 
 struct breaker {
 	struct channel		*ch;
@@ -41,6 +42,8 @@ struct breaker {
 };
 
 static breaker_notify_fn breaker_notify = dispatch_tell_owner;
+/* Where the spells of open breakers are kept, for reports; NULL: not. */
+static struct spool	*breaker_spool;
 
 static void	breaker_timer_cb(evutil_socket_t, short, void *);
 static void	breaker_arm(struct breaker *);
@@ -54,6 +57,24 @@ static void	breaker_set(struct breaker *, enum breaker_state);
 static int	breaker_has_fallback(const struct breaker *,
 		    const struct delivery *);
 static void	breaker_kick(struct breaker *);
+static void	breaker_record(struct breaker *, int);
+
+/*
+ * A spell left open in the spool is one whose daemon stopped without
+ * closing it: it crashed, or was killed (a daemon that stops closes its
+ * open breakers' spells). It is over now: every breaker starts closed.
+ * The spell then covers the time the daemon was down, when the channel
+ * delivered nothing either; the time is not known any better.
+ */
+void
+breaker_init(struct spool *sp)
+{
+	breaker_spool = sp;
+	if (sp != NULL && spool_breaker_closed(sp, NULL, 0,
+	    deadline_wall_ms()) == -1)
+		log_warnx("spool: cannot end the breaker spells left open: %s",
+		    sp->error);
+}
 
 void
 breaker_set_notify(breaker_notify_fn fn)
@@ -87,12 +108,19 @@ breaker_new(struct channel *ch, char *err, size_t errlen)
 	return (b);
 }
 
-/* A probe still running is the adapter's to cancel (its stop). */
+/*
+ * A probe still running is the adapter's to cancel (its stop). An open
+ * breaker's spell ends here: at a stop, or when a reload removes its
+ * channel or health_check or starts the channel anew (a new breaker
+ * starts closed).
+ */
 void
 breaker_free(struct breaker *b)
 {
 	if (b == NULL)
 		return;
+	if (b->state != BREAKER_CLOSED)
+		breaker_record(b, 0);
 	event_free(b->timer);
 	free(b);
 }
@@ -348,6 +376,7 @@ breaker_open(struct breaker *b)
 	duration_format(b->ch->conf->health.interval_ms, every, sizeof(every));
 	log_warnx("breaker channel=%s state=open failures=%d reason=\"%s\"",
 	    b->ch->name, b->failures, b->reason);
+	breaker_record(b, 1);
 	snprintf(text, sizeof(text), "circuit breaker opened after %d "
 	    "failures in a row (last: %s); deliveries with a fallback go "
 	    "there, the others wait; probing every %s", b->failures,
@@ -365,6 +394,7 @@ breaker_close(struct breaker *b, const char *why)
 
 	breaker_set(b, BREAKER_CLOSED);
 	b->failures = 0;
+	breaker_record(b, 0);
 	b->since_ms = deadline_wall_ms();
 	b->reason[0] = '\0';
 	duration_format(ms >= 1000 ? ms / 1000 * 1000 : ms > 0 ? ms : 1,
@@ -375,6 +405,32 @@ breaker_close(struct breaker *b, const char *why)
 	    "open; deliveries resume", why, took);
 	breaker_notify(b->ch->name, "breaker_closed", text);
 	breaker_kick(b);
+}
+
+/*
+ * A spell of the open breaker begins (opened) or ends, in the spool
+ * (docs/report.md, "breaker open"): known by its channel and since_ms,
+ * the wall clock of its opening. Half-open is still open. Committed at
+ * the end of the pass, like delivery outcomes.
+ */
+static void
+breaker_record(struct breaker *b, int opened)
+{
+	int rc;
+
+	if (breaker_spool == NULL)
+		return;
+	if (opened)
+		rc = spool_breaker_opened(breaker_spool, b->ch->name,
+		    b->since_ms, b->reason);
+	else
+		rc = spool_breaker_closed(breaker_spool, b->ch->name,
+		    b->since_ms, deadline_wall_ms());
+	if (rc == -1)
+		log_warnx("spool: cannot record that the breaker of channel "
+		    "%s %s: %s", b->ch->name, opened ? "opened" : "closed",
+		    breaker_spool->error);
+	dispatch_commit_soon();
 }
 
 static void

@@ -16,6 +16,7 @@
 #include "adapter.h"
 
 struct evbuffer;
+struct spool;
 
 enum breaker_state {
 	BREAKER_CLOSED = 0,
@@ -44,6 +45,12 @@ struct breaker;
 typedef void	(*breaker_notify_fn)(const char *channel, const char *event,
 		    const char *text);
 
+/*
+ * Where every breaker records its spells (docs/report.md), before the
+ * first breaker: ends the spells a daemon that stopped without closing
+ * them left open, at now (breakers start closed). NULL: none (tests).
+ */
+void		 breaker_init(struct spool *);
 /* For a channel whose conf has health_check; NULL with err. */
 struct breaker	*breaker_new(struct channel *, char *err, size_t errlen);
 void		 breaker_free(struct breaker *);

@@ -30,6 +30,7 @@ struct limits {
 	struct limit_ring	*rings;
 	unsigned char		*counts;	/* per limit, for one check */
 	size_t			 n;
+	const char		*verdict_by;	/* of the last check */
 };
 
 enum limit_step {
@@ -205,6 +206,7 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 		why[0] = '\0';
 	if (l == NULL)
 		return (LIMIT_PASS);	/* no limits configured */
+	l->verdict_by = NULL;
 	for (i = 0; i < l->n; i++) {
 		step = limit_judge(&l->conf[i], &l->rings[i], n, now_ms);
 		l->counts[i] = (step == LIMIT_STEP_COUNT);
@@ -212,17 +214,26 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 			continue;
 		if (l->conf[i].action == LIMIT_REJECT) {
 			limit_why(&l->conf[i], &l->rings[i], now_ms, why, len);
+			l->verdict_by = l->conf[i].name;
 			return (LIMIT_REJECTED);
 		}
 		/* The first demoting limit explains; a later reject wins. */
-		if (verdict == LIMIT_PASS)
+		if (verdict == LIMIT_PASS) {
 			limit_why(&l->conf[i], &l->rings[i], now_ms, why, len);
+			l->verdict_by = l->conf[i].name;
+		}
 		verdict = LIMIT_DEMOTED;
 	}
 	for (i = 0; i < l->n; i++)
 		if (l->counts[i])
 			limit_record(&l->conf[i], &l->rings[i], now_ms);
 	return (verdict);
+}
+
+const char *
+limits_verdict_by(const struct limits *l)
+{
+	return (l != NULL ? l->verdict_by : NULL);
 }
 
 /* Copy the most recent times of each same-named limit, up to its new max. */

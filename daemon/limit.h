@@ -50,6 +50,11 @@ void		 limits_free(struct limits *);
  */
 enum limit_verdict limits_check(struct limits *, const struct notice *,
 		    int64_t now_ms, char *why, size_t len);
+/*
+ * The name of the limit behind the last check's verdict (the one its why
+ * names), NULL after a pass; valid until the limits are freed.
+ */
+const char	*limits_verdict_by(const struct limits *);
 /* Carry the counters of limits with the same name into a new set. */
 void		 limits_carry(struct limits *to, const struct limits *from);
 

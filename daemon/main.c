@@ -21,6 +21,7 @@
 #include "adapter.h"
 #include "auth.h"
 #include "batch.h"
+#include "breaker.h"
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
@@ -185,6 +186,7 @@ main_start(const char *path, int foreground, int verbose)
 	    sizeof(err));
 	if (sbd.spool == NULL)
 		fatalx("spool: %s", err);
+	breaker_init(sbd.spool);
 	if (dispatch_init(sbd.base, sbd.spool) == -1 ||
 	    batch_init(sbd.base, sbd.spool, NULL) == -1 ||
 	    escalate_init(sbd.base, sbd.spool, sbd.conf, NULL) == -1)

@@ -309,6 +309,47 @@ spool_list_pending(struct spool *sp, int64_t after_seq, size_t max,
 	return (sp->ops->list_pending(sp, after_seq, max, fn, arg));
 }
 
+/*
+ * A channel's circuit breaker opened at opened_ms (wall clock) for reason:
+ * a write of the pass, for reports (docs/report.md, "breaker open").
+ */
+int
+spool_breaker_opened(struct spool *sp, const char *channel,
+    int64_t opened_ms, const char *reason)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->breaker_opened(sp, channel,
+	    opened_ms, reason)));
+}
+
+/*
+ * The spell of channel's breaker that opened at opened_ms ended at
+ * closed_ms; a channel NULL ends every spell still open (a start: the
+ * breakers start closed). A spell the spool does not have is no error.
+ */
+int
+spool_breaker_closed(struct spool *sp, const char *channel,
+    int64_t opened_ms, int64_t closed_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->breaker_closed(sp, channel,
+	    opened_ms, closed_ms)));
+}
+
+/*
+ * The newest notice of that id (the one just added, in practice) was
+ * demoted to batch by the frequency limit of that name.
+ */
+int
+spool_demoted(struct spool *sp, const char *notice_id, const char *limit)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->demoted(sp, notice_id, limit)));
+}
+
 const char *
 spool_dstate_name(enum spool_dstate state)
 {

@@ -160,6 +160,15 @@ struct spool_ops {
 	int	(*list_pending)(struct spool *, int64_t after_seq, size_t max,
 		    int (*fn)(const struct spool_pending_row *, void *),
 		    void *);
+
+	/* For reports (since schema 4): breaker spells, capped notices. */
+	int	(*breaker_opened)(struct spool *, const char *channel,
+		    int64_t opened_ms, const char *reason);
+	/* channel NULL: every spell still open (at start). */
+	int	(*breaker_closed)(struct spool *, const char *channel,
+		    int64_t opened_ms, int64_t closed_ms);
+	int	(*demoted)(struct spool *, const char *notice_id,
+		    const char *limit);
 };
 
 struct spool {
@@ -218,5 +227,11 @@ int		 spool_notice_json(struct spool *, const char *notice_id,
 int		 spool_list_pending(struct spool *, int64_t after_seq,
 		    size_t max, int (*fn)(const struct spool_pending_row *,
 		    void *), void *);
+int		 spool_breaker_opened(struct spool *, const char *channel,
+		    int64_t opened_ms, const char *reason);
+int		 spool_breaker_closed(struct spool *, const char *channel,
+		    int64_t opened_ms, int64_t closed_ms);
+int		 spool_demoted(struct spool *, const char *notice_id,
+		    const char *limit);
 
 #endif /* SPOOL_H */

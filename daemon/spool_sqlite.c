@@ -169,6 +169,20 @@ static const char *const spool_sqlite_migrations[] = {
 	"  WHERE state = 'pending';"
 	"CREATE UNIQUE INDEX deliveries_pending_id ON deliveries (id)"
 	"  WHERE state = 'pending';",
+	/*
+	 * 4: for reports (docs/report.md): each spell of a channel's open
+	 * circuit breaker, and the limit that demoted a notice to batch.
+	 * Both only add: no row is copied.
+	 */
+	"CREATE TABLE breaker_openings ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  channel TEXT NOT NULL,"
+	"  opened_ms INTEGER NOT NULL,"
+	"  closed_ms INTEGER,"
+	"  reason TEXT);"
+	"CREATE INDEX breaker_openings_by_time ON breaker_openings"
+	"  (opened_ms);"
+	"ALTER TABLE notices ADD COLUMN demoted_by TEXT;",
 };
 #define SPOOL_SQLITE_VERSION	((int)(sizeof(spool_sqlite_migrations) / \
 	sizeof(spool_sqlite_migrations[0])))
@@ -203,6 +217,11 @@ enum spool_sqlite_stmt {
 	STMT_DESCRIBE_DELIVERIES,
 	STMT_DESCRIBE_ESCALATIONS,
 	STMT_LIST_PENDING,
+	STMT_BREAKER_OPENED,
+	STMT_BREAKER_CLOSED,
+	STMT_BREAKER_CLOSE_ALL,
+	STMT_PRUNE_BREAKERS,
+	STMT_DEMOTED,
 	STMT_COUNT
 };
 
@@ -367,6 +386,27 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    " CROSS JOIN notices AS n ON n.seq = d.notice_seq"
 	    " WHERE d.state = 'pending' AND d.notice_seq > ?1"
 	    " GROUP BY d.notice_seq ORDER BY d.notice_seq LIMIT ?2",
+	[STMT_BREAKER_OPENED] =
+	    "INSERT INTO breaker_openings (channel, opened_ms, reason)"
+	    " VALUES (?1, ?2, ?3)",
+	/* Never before it opened: the wall clock may have stepped back. */
+	[STMT_BREAKER_CLOSED] =
+	    "UPDATE breaker_openings SET closed_ms = max(?3, opened_ms)"
+	    " WHERE opened_ms = ?2 AND channel = ?1 AND closed_ms IS NULL",
+	[STMT_BREAKER_CLOSE_ALL] =
+	    "UPDATE breaker_openings SET closed_ms = max(?1, opened_ms)"
+	    " WHERE closed_ms IS NULL",
+	/* Spells over before the retention cut, as the notices go. */
+	[STMT_PRUNE_BREAKERS] =
+	    "DELETE FROM breaker_openings WHERE opened_ms < ?1"
+	    " AND closed_ms < ?1",
+	/*
+	 * The notice just added (?3: its seq), else the newest of the id.
+	 * The subquery is a constant, run at most once: no staging.
+	 */
+	[STMT_DEMOTED] =
+	    "UPDATE notices SET demoted_by = ?2 WHERE seq = coalesce(?3, "
+	    SPOOL_SQLITE_NEWEST ")",
 };
 
 /*
@@ -498,6 +538,12 @@ static int	spool_sqlite_notice_json(struct spool *, const char *, char **,
 		    size_t *);
 static int	spool_sqlite_list_pending(struct spool *, int64_t, size_t,
 		    int (*)(const struct spool_pending_row *, void *), void *);
+static int	spool_sqlite_breaker_opened(struct spool *, const char *,
+		    int64_t, const char *);
+static int	spool_sqlite_breaker_closed(struct spool *, const char *,
+		    int64_t, int64_t);
+static int	spool_sqlite_demoted(struct spool *, const char *,
+		    const char *);
 
 static int	spool_sqlite_lock(struct spool_sqlite *, char *, size_t);
 static int	spool_sqlite_connect(struct spool_sqlite *, char *, size_t);
@@ -625,6 +671,9 @@ const struct spool_ops spool_sqlite_ops = {
 	.describe = spool_sqlite_describe,
 	.notice_json = spool_sqlite_notice_json,
 	.list_pending = spool_sqlite_list_pending,
+	.breaker_opened = spool_sqlite_breaker_opened,
+	.breaker_closed = spool_sqlite_breaker_closed,
+	.demoted = spool_sqlite_demoted,
 };
 
 /*
@@ -1982,6 +2031,7 @@ spool_sqlite_prune(struct spool *sp, int64_t before_ms, int max)
 {
 	struct spool_sqlite *ss = sp->backend;
 	sqlite3_stmt *st = ss->stmt[STMT_PRUNE];
+	int n;
 
 	if (spool_sqlite_begin(sp) == -1)
 		return (-1);
@@ -1989,7 +2039,14 @@ spool_sqlite_prune(struct spool *sp, int64_t before_ms, int max)
 	sqlite3_bind_int(st, 2, max);
 	if (spool_sqlite_step_done(sp, st, "cannot prune the spool") == -1)
 		return (-1);
-	return (sqlite3_changes(ss->db));
+	n = sqlite3_changes(ss->db);
+	/* Few rows, by their index: not counted against max. */
+	st = ss->stmt[STMT_PRUNE_BREAKERS];
+	sqlite3_bind_int64(st, 1, before_ms);
+	if (spool_sqlite_step_done(sp, st, "cannot prune the spool's "
+	    "breaker history") == -1)
+		return (-1);
+	return (n);
 }
 
 /*
@@ -2092,6 +2149,94 @@ spool_sqlite_expired(struct spool *sp, const char *id, int64_t now_ms)
 	    sqlite3_bind_int64(st, 2, now_ms) != SQLITE_OK)
 		return (spool_sqlite_bind_failed(sp, st, "expire", id));
 	return (spool_sqlite_respond(sp, st, "expire", id));
+}
+
+/*
+ * Reports: the breaker history (one row a spell of an open breaker) and
+ * the limit that demoted a notice. Rare writes, each one statement.
+ */
+static int
+spool_sqlite_breaker_opened(struct spool *sp, const char *channel,
+    int64_t opened_ms, const char *reason)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_BREAKER_OPENED];
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC) !=
+	    SQLITE_OK || sqlite3_bind_int64(st, 2, opened_ms) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 3, reason, -1, SQLITE_STATIC) !=
+	    SQLITE_OK) {
+		spool_sqlite_fail(sp, "cannot record the breaker of channel "
+		    "%s opening", channel);
+		sqlite3_reset(st);
+		return (-1);
+	}
+	return (spool_sqlite_step_done(sp, st, "cannot record the breaker of "
+	    "channel %s opening", channel));
+}
+
+/* A spell not found (its opening was rolled back) is nothing to close. */
+static int
+spool_sqlite_breaker_closed(struct spool *sp, const char *channel,
+    int64_t opened_ms, int64_t closed_ms)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st;
+	int rc;
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (channel == NULL) {
+		st = ss->stmt[STMT_BREAKER_CLOSE_ALL];
+		rc = sqlite3_bind_int64(st, 1, closed_ms);
+	} else {
+		st = ss->stmt[STMT_BREAKER_CLOSED];
+		rc = sqlite3_bind_text(st, 1, channel, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 2, opened_ms);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(st, 3, closed_ms);
+	}
+	if (rc != SQLITE_OK) {
+		spool_sqlite_fail(sp, "cannot record the breaker of channel "
+		    "%s closing", channel != NULL ? channel : "(every)");
+		sqlite3_reset(st);
+		return (-1);
+	}
+	return (spool_sqlite_step_done(sp, st, "cannot record the breaker of "
+	    "channel %s closing", channel != NULL ? channel : "(every)"));
+}
+
+/* The daemon demotes the notice it has just added: no lookup then. */
+static int
+spool_sqlite_demoted(struct spool *sp, const char *id, const char *limit)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_DEMOTED];
+	int rc;
+
+	if (spool_sqlite_begin(sp) == -1)
+		return (-1);
+	if (ss->last_seq != 0 && strcmp(ss->last_id, id) == 0)
+		rc = sqlite3_bind_int64(st, 3, ss->last_seq);
+	else
+		rc = sqlite3_bind_null(st, 3);
+	if (rc != SQLITE_OK ||
+	    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 2, limit, -1, SQLITE_STATIC) != SQLITE_OK)
+		return (spool_sqlite_bind_failed(sp, st, "record the demotion "
+		    "of", id));
+	if (spool_sqlite_step_done(sp, st, "cannot record the demotion of "
+	    "notice %s", id) == -1)
+		return (-1);
+	if (sqlite3_changes(ss->db) == 0) {
+		snprintf(sp->error, sizeof(sp->error), "cannot record the "
+		    "demotion of notice %s: no such notice in the spool", id);
+		return (SPOOL_REFUSED);
+	}
+	return (0);
 }
 
 /* A bind failed (out of memory, say): nothing was run. */

@@ -1247,15 +1247,21 @@ report_notes(const struct report *r, const char **out, size_t max)
 		    "digest items left out: their deadline counts from the "
 		    "flush, which the spool does not keep.";
 	if (!r->has_breakers && n < max)
-		out[n++] = "Breaker: n/a, this spool keeps no history of "
-		    "breakers (it would be the table breaker_openings).";
+		out[n++] = "Breaker: n/a, this spool is older than schema "
+		    "version 4 and keeps no history of breakers (the table "
+		    "breaker_openings); switchboardd adds it at its next "
+		    "start.";
 	if (!r->has_cost && n < max)
 		out[n++] = "Cost: n/a, no channel of the config has a cost.";
 	if (!r->has_capped && n < max)
-		out[n++] = "Capped: n/a, this spool does not record which "
-		    "notices a limit demoted to batch (it would be the column "
-		    "notices.demoted_by); rejected notices are never in the "
-		    "spool.";
+		out[n++] = "Capped: n/a, this spool is older than schema "
+		    "version 4 and does not record which notices a limit "
+		    "demoted to batch (the column notices.demoted_by); "
+		    "switchboardd adds it at its next start.";
+	if (r->has_capped && n < max)
+		out[n++] = "Capped: notices a limit demoted to batch; those a "
+		    "limit rejected were never accepted and are not in the "
+		    "spool (rate_limited in sbctl status and /metrics).";
 	return (n);
 }
 

@@ -4,12 +4,14 @@ The spool is made by switchboardd (the current schema, the daemon's own
 tables), the daemon is stopped, and rows are written into it with
 Python's sqlite3 as the daemon would have: notices over three days in
 UTC, deliveries with chosen outcomes and times, acks with scores,
-escalations. Every figure below follows from that data by hand (the
-comments say how); nothing here recomputes the report's way.
+escalations, spells of open breakers, notices a limit demoted. Every
+figure below follows from that data by hand (the comments say how);
+nothing here recomputes the report's way.
 
-The same spool then gets the proposed breaker_openings table and
-notices.demoted_by column (docs/report.md) to check the figures that
-need them; the HTML report is opened in headless Chromium."""
+A copy taken back to schema version 3 (no breaker_openings, no
+notices.demoted_by) shows those figures as n/a; the HTML report is
+opened in headless Chromium. test_from_a_daemon has a real daemon open a
+breaker and demote notices, and reads the figures back."""
 
 import datetime
 import json
@@ -18,10 +20,13 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import time
 
 import pytest
 
-from sbtest import ROOT, SBCTL, SANITIZER_MARKS
+from fakes import HookServer
+from sbtest import ROOT, SBCTL, SANITIZER_MARKS, check_ok, cstr, notice, \
+    wait_until
 import browser
 
 CHANNELS = """
@@ -129,6 +134,11 @@ class Spool:
         self.delivery(notice, "boss", "surveys", "delivered", ms=1000,
                       level=level, created=when)
 
+    def breaker(self, channel, opened, closed, reason="HTTP 503"):
+        self.db.execute("INSERT INTO breaker_openings (channel, opened_ms, "
+                        "closed_ms, reason) VALUES (?, ?, ?, ?)",
+                        (channel, opened, closed, reason))
+
     def close(self):
         self.db.commit()
         self.db.close()
@@ -171,11 +181,15 @@ def build(path, pilot_good=True):
     for i, ms in enumerate([30000, 45000, 90000, 120000]):
         n = s.notice("realtime", "newsroom", ["staff:*"], at(2, 9, i))
         s.delivery(n, "mail", "news", "delivered", ms=ms)
-    # 3 batch notices in one digest, 10 minutes after acceptance.
+    # 3 batch notices in one digest, 10 minutes after acceptance; a
+    # limit demoted the first 2 to batch.
     for i in range(3):
         n = s.notice("batch", "newsroom", ["staff:*"], at(2, 11, i))
         s.delivery(n, "mail", "news", "delivered", ms=10 * M,
                    digest="n-x/mail/digest")
+        if i < 2:
+            s.db.execute("UPDATE notices SET demoted_by = 'staff-cap' "
+                         "WHERE seq = ?", (n[0],))
     # collect: 6 surveys from hr on the 3rd; scores 5, 4, 4, none, 2 and
     # one expired after escalating once.
     acks = [(1 * M, 5), (2 * M, 4), (5 * M, 4), (10 * M, None),
@@ -211,6 +225,14 @@ def build(path, pilot_good=True):
     for when in (at(1, 0, 0) - 1, at(4, 0, 0)):
         n = s.notice("realtime", "monitor", ["role:oncall"], when)
         s.delivery(n, "chat", "ops", "failed")
+    # Breakers. chat: open from 23:00 the day before to 01:00 (1h of it
+    # in the period, not an opening of it), and 30 minutes on the 2nd;
+    # mail: open since 23:00 on the 3rd, never closed (1h to the end of
+    # the period); survey: a spell wholly before the period.
+    s.breaker("chat", at(1, 0) - H, at(1, 1))
+    s.breaker("chat", at(2, 10), at(2, 10, 30))
+    s.breaker("mail", at(3, 23), None, "timeout")
+    s.breaker("survey", at(1, 0) - 2 * H, at(1, 0) - H)
     s.close()
 
 
@@ -298,8 +320,11 @@ def test_channel_figures(spooled):
     assert hist["<1s"] == 5 and hist["<2.5s"] == 3
     assert hist["<10s"] == 4 and hist["<30s"] == 4
     assert sum(hist.values()) == 20
-    # No breaker history, no cost option: null, not 0.
-    assert chat["breaker_open_ms"] is None and chat["cost"] is None
+    # Breaker: 1h before 01:00 on the 1st and 30m on the 2nd; one of
+    # the two spells began in the period. No cost option: null, not 0.
+    assert (chat["breaker_open_ms"], chat["breaker_openings"]) == \
+        (90 * M, 1)
+    assert chat["cost"] is None
 
     pilot = by_name(rep["channels"], "chat-pilot")
     assert (pilot["mode"], pilot["deliveries"], pilot["delivered"],
@@ -314,6 +339,8 @@ def test_channel_figures(spooled):
             mail["within_deadline"]) == (9, 9, 6, 4)
     assert (mail["delivery_ms"]["p50"], mail["delivery_ms"]["p95"],
             mail["delivery_ms"]["p99"]) == (90000, 600000, 600000)
+    # Still open: it counts to the end of the period.
+    assert (mail["breaker_open_ms"], mail["breaker_openings"]) == (H, 1)
 
     boss = by_name(rep["channels"], "boss")
     assert (boss["deliveries"], boss["delivered"], boss["timed"],
@@ -321,6 +348,12 @@ def test_channel_figures(spooled):
     survey = by_name(rep["channels"], "survey")
     assert (survey["deliveries"], survey["within_deadline_share"]) == \
         (10, 1.0)
+    # Its spell ended before the period; boss never opened.
+    assert (survey["breaker_open_ms"], survey["breaker_openings"]) == \
+        (0, 0)
+    assert (boss["breaker_open_ms"], boss["breaker_openings"]) == (0, 0)
+    assert not any("n/a" in n and ("breaker" in n.lower() or "capped" in
+                   n.lower()) for n in rep["notes"])
 
 
 def test_text_matches(spooled):
@@ -333,12 +366,15 @@ def test_text_matches(spooled):
             if line.startswith("  chat ") or line.startswith("  mail ")}
     assert rows["chat"] == ["chat", "active", "24", "20", "2", "5", "1",
                             "0", "1", "1.0s", "12.0s", "13.0s", "12/23",
-                            "52.2%", "n/a", "n/a"]
+                            "52.2%", "1h30m", "n/a"]
     assert rows["mail"][:16] == ["mail", "active", "9", "9", "0", "0",
                                  "0", "0", "0", "1m30s", "10m00s",
-                                 "10m00s", "4/6", "66.7%", "n/a", "n/a"]
-    assert "breaker: n/a" in out.lower()
-    assert "capped: n/a" in out.lower()
+                                 "10m00s", "4/6", "66.7%", "1h00m", "n/a"]
+    news = [l.split() for l in out.splitlines()
+            if l.startswith("  newsroom ")]
+    assert news and news[0][-1] == "2", out
+    assert "breaker: n/a" not in out.lower()
+    assert "capped: n/a" not in out.lower()
 
 
 # --- pilots -------------------------------------------------------------------
@@ -448,49 +484,171 @@ def test_volume(spooled):
         ("monitor", 24), ("newsroom", 7), ("hr", 6), ("helpdesk", 4),
         ("(anonymous)", 1)]
     news = by_name(rep["sources"], "newsroom")
-    assert (news["realtime"], news["batch"], news["capped"]) == (4, 3, None)
+    # Capped: the 2 batch notices a limit demoted.
+    assert (news["realtime"], news["batch"], news["capped"]) == (4, 3, 2)
+    assert by_name(rep["sources"], "monitor")["capped"] == 0
     assert [(v["name"], v["notices"]) for v in rep["audiences"]] == [
         ("role:oncall", 25), ("staff:*", 13), ("dept:it", 4),
         ("customer:acme", 2)]
+    assert by_name(rep["audiences"], "staff:*")["capped"] == 2
+    assert by_name(rep["audiences"], "dept:it")["capped"] == 0
 
 
-# --- what the spool may record later --------------------------------------------
+# --- an older spool ------------------------------------------------------------
 
-def test_breakers_and_capped_when_recorded(spooled):
+def test_schema_3_says_na(spooled):
+    """A spool of schema version 3 keeps no breakers and no demotions:
+    null in JSON, n/a in text, with the notes that say why."""
     path = spooled.path("spool-v3.db")
     shutil.copy(spooled.path("spool.db"), path)
     db = sqlite3.connect(path)
     db.executescript("""
-        CREATE TABLE breaker_openings (seq INTEGER PRIMARY KEY,
-            channel TEXT NOT NULL, opened_ms INTEGER NOT NULL,
-            closed_ms INTEGER, reason TEXT);
-        ALTER TABLE notices ADD COLUMN demoted_by TEXT;
+        DROP TABLE breaker_openings;
+        ALTER TABLE notices DROP COLUMN demoted_by;
+        PRAGMA user_version = 3;
     """)
-    # chat: open from 23:00 the day before to 01:00 (1h of it in the
-    # period), and 30 minutes on the 2nd; mail: open since 23:00 on the
-    # 3rd, never closed (1h to the end of the period).
-    db.executemany("INSERT INTO breaker_openings (channel, opened_ms, "
-                   "closed_ms) VALUES (?, ?, ?)", [
-                       ("chat", at(1, 0) - H, at(1, 1)),
-                       ("chat", at(2, 10), at(2, 10, 30)),
-                       ("mail", at(3, 23), None)])
-    db.execute("UPDATE notices SET demoted_by = 'staff-cap' WHERE class = "
-               "'batch' AND seq IN (SELECT seq FROM notices WHERE class = "
-               "'batch' LIMIT 2)")
-    db.commit()
     db.close()
     rep = report_json(spooled, spool="spool-v3.db")
+    assert rep["schema"] == 3
     chat = by_name(rep["channels"], "chat")
     assert (chat["breaker_open_ms"], chat["breaker_openings"]) == \
-        (90 * M, 1)
-    mail = by_name(rep["channels"], "mail")
-    assert (mail["breaker_open_ms"], mail["breaker_openings"]) == (H, 1)
-    assert by_name(rep["channels"], "survey")["breaker_open_ms"] == 0
-    assert by_name(rep["sources"], "newsroom")["capped"] == 2
-    assert by_name(rep["sources"], "monitor")["capped"] == 0
-    assert by_name(rep["audiences"], "staff:*")["capped"] == 2
-    assert not any("n/a" in n and "breaker" in n.lower()
-                   for n in rep["notes"])
+        (None, None)
+    assert by_name(rep["sources"], "newsroom")["capped"] is None
+    assert by_name(rep["audiences"], "staff:*")["capped"] is None
+    # Everything else as in the current schema.
+    assert rep["notices"]["total"] == 42 and chat["delivered"] == 20
+    r = report(spooled, spool="spool-v3.db")
+    assert r.returncode == 0, r.stderr
+    assert "breaker: n/a" in r.stdout.lower()
+    assert "capped: n/a" in r.stdout.lower()
+
+
+# --- from a real daemon ----------------------------------------------------------
+
+class Flaky:
+    """A webhook that answers 503 to everything while down, 200 when up."""
+
+    def __init__(self):
+        self.down = False
+
+    def __call__(self, req):
+        if self.down:
+            return ("status", 503, {}, b"maintenance")
+        return ("status", 200, {}, b"ok")
+
+
+LIVE_CHANNELS = """
+hook = { type = "webhook"; url = %s; timeout = "1s";
+         retry = { max = 0; }; fallback = "feed";
+         health_check = { interval = "200ms"; max_failures = 2; }; };
+feed = { type = "file"; path = "feed.jsonl"; };
+"""
+LIVE_ROUTES = '{ name = "app"; match = { source = "app*"; }; ' \
+    'channels = [ "hook" ]; }'
+LIVE_LIMITS = """
+limits = ( { name = "app-hourly"; match = { source = "app*"; };
+             max = 2; per = "1h"; action = "demote"; } );
+"""
+
+
+def spool_rows(d, sql):
+    db = sqlite3.connect(d.path("spool.db"))
+    try:
+        return db.execute(sql).fetchall()
+    finally:
+        db.close()
+
+
+def spells(d):
+    return spool_rows(d, "SELECT channel, opened_ms, closed_ms, reason "
+                      "FROM breaker_openings ORDER BY seq")
+
+
+def open_spell(d, n):
+    """The breaker's n-th spell is recorded and still open."""
+    s = spells(d)
+    return len(s) == n and s[-1][2] is None
+
+
+def closed_spell(d, n):
+    s = spells(d)
+    return len(s) == n and s[-1][2] is not None
+
+
+def test_from_a_daemon(sb):
+    """A real daemon: a cap demotes two notices; the webhook's breaker
+    opens and a probe closes it; opens again and the daemon is killed
+    (the next start ends the spell); opens again and the daemon stops
+    (the stop ends it). sbctl report then has every spell's time and
+    the capped notices."""
+    hook = HookServer()
+    flaky = Flaky()
+    hook.behave = flaky
+    try:
+        d = sb.start(LIVE_CHANNELS % cstr(hook.url("/r")), LIVE_ROUTES,
+                     extra=LIVE_LIMITS)
+        c = d.client()
+        flaky.down = True
+        classes = [check_ok(c.request(notice(id="l-%d" % i,
+                                             priority="high")))["class"]
+                   for i in range(1, 5)]
+        assert classes == ["realtime", "realtime", "batch", "batch"]
+        # 1: open, then a probe closes it.
+        wait_until(lambda: open_spell(d, 1), what="the opening recorded",
+                   daemon=d)
+        time.sleep(0.5)
+        flaky.down = False
+        wait_until(lambda: closed_spell(d, 1), what="the closing recorded",
+                   daemon=d)
+        # 2: open when the daemon dies; the next start ends the spell.
+        flaky.down = True
+        wait_until(lambda: open_spell(d, 2), what="the 2nd opening",
+                   daemon=d)
+        d.proc.kill()
+        d.proc.wait()
+        d._log.close()
+        killed = int(time.time() * 1000)
+        assert open_spell(d, 2)
+        flaky.down = False
+        d.start()
+        s = spells(d)
+        assert len(s) == 2 and s[1][2] >= killed, s
+        # 3: open when the daemon stops: the stop ends it.
+        flaky.down = True
+        wait_until(lambda: open_spell(d, 3), what="the 3rd opening",
+                   daemon=d)
+        d.stop()
+    finally:
+        hook.close()
+    s = spells(d)
+    assert len(s) == 3 and all(x[2] is not None and x[2] >= x[1] and
+                               x[0] == "hook" for x in s), s
+    assert "503" in s[0][3], s
+    assert spool_rows(d, "SELECT id, demoted_by FROM notices WHERE id "
+                      "LIKE 'l-%' ORDER BY id") == [
+        ("l-1", None), ("l-2", None), ("l-3", "app-hourly"),
+        ("l-4", "app-hourly")]
+
+    r = run("report", "-c", d.config, "--spool", d.path("spool.db"),
+            "--since", "1h", "--format", "json")
+    assert r.returncode == 0, r.stderr
+    rep = json.loads(r.stdout)
+    hook_row = by_name(rep["channels"], "hook")
+    assert hook_row["breaker_openings"] == 3
+    assert hook_row["breaker_open_ms"] == sum(x[2] - x[1] for x in s)
+    assert hook_row["breaker_open_ms"] >= 500
+    assert by_name(rep["channels"], "feed")["breaker_open_ms"] == 0
+    assert by_name(rep["sources"], "app1")["capped"] == 2
+    assert by_name(rep["audiences"], "dept:eng")["capped"] == 2
+    r = run("report", "-c", d.config, "--spool", d.path("spool.db"),
+            "--since", "1h")
+    assert r.returncode == 0, r.stderr
+    row = [l.split() for l in r.stdout.splitlines()
+           if l.startswith("  hook ")][0]
+    assert row[14] not in ("n/a", "0ms"), r.stdout
+    app = [l.split() for l in r.stdout.splitlines()
+           if l.startswith("  app1 ")][0]
+    assert app[-1] == "2", r.stdout
 
 
 # --- usage and failures -----------------------------------------------------------
@@ -552,7 +710,8 @@ def test_html_in_chromium(spooled):
     assert cells[("channel-table", "chat", "p95")] == "12.0s"
     assert cells[("channel-table", "chat", "within_deadline")] == \
         "12/23 52.2%"
-    assert cells[("channel-table", "mail", "breaker_open")] == "n/a"
+    assert cells[("channel-table", "mail", "breaker_open")] == "1h00m"
+    assert cells[("sources", "newsroom", "capped")] == "2"
     assert cells[("goal-table", "interactive/resolve", "ack_rate")] == \
         "50.0%"
     assert cells[("score-channels", "survey", "mean")] == "3.75"

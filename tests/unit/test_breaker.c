@@ -5,7 +5,8 @@
  * while open deliveries with a fallback are shed and the others held, a
  * half-open probe closes it or keeps it open, a channel without probes
  * lets one trial delivery through, and the owner is told exactly once on
- * opening and once on closing.
+ * opening and once on closing. Each spell of the open breaker is kept in
+ * a real spool for reports.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,9 +14,11 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "adapter_harness.h"
 #include "breaker.h"
+#include "spool.h"
 
 /* The scripted adapter: what deliveries and probes do. */
 static struct {
@@ -284,6 +287,86 @@ test_never_opens(void **state)
 	    "half-open");
 }
 
+/* The spool's breaker_openings as "channel:open|closed:reason ...". */
+static void
+spells_of(const char *path, char *buf, size_t len)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	char one[256];
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT channel, closed_ms "
+	    "IS NULL, coalesce(reason, '-') FROM breaker_openings ORDER BY "
+	    "seq", -1, &st, NULL), SQLITE_OK);
+	buf[0] = '\0';
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		snprintf(one, sizeof(one), "%s%s:%s:%s", buf[0] ? " " : "",
+		    sqlite3_column_text(st, 0), sqlite3_column_int(st, 1) ?
+		    "open" : "closed", sqlite3_column_text(st, 2));
+		strlcat(buf, one, len);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
+ * The spool learns of every spell: one row when it opens (half-open and
+ * open again is the same spell), closed_ms when a probe closes it or the
+ * channel stops; a start ends what a crashed daemon left open.
+ */
+static void
+test_records_spells(void **state)
+{
+	struct harness *h = *state;
+	struct channel *ch;
+	struct spool *sp;
+	char path[128], err[256], got[1024];
+
+	snprintf(path, sizeof(path), "%s/spool.db", h->dir);
+	sp = spool_open("sqlite", path, SPOOL_SYNC_OFF, err, sizeof(err));
+	assert_non_null(sp);
+	assert_int_equal(spool_breaker_opened(sp, "hook", 1000, "crashed"), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	breaker_init(sp);
+	assert_int_equal(spool_commit(sp), 0);
+	spells_of(path, got, sizeof(got));
+	assert_string_equal(got, "hook:closed:crashed");
+
+	ch = start(h, &fake_ops, 1, 0);
+	fake.outcome = OUTCOME_RETRYABLE;
+	send_one(h, "a");
+	harness_run(h, 1, 2000);
+	assert_int_equal(breaker_state(ch->breaker), BREAKER_OPEN);
+	assert_int_equal(spool_commit(sp), 0);
+	spells_of(path, got, sizeof(got));
+	assert_string_equal(got, "hook:closed:crashed "
+	    "hook:open:scripted failure");
+	/* Half-open and open again: still the one spell. */
+	wait_probe(h, BREAKER_HALF_OPEN);
+	breaker_probe_done(ch, 0, "probe: HTTP 503");
+	wait_probe(h, BREAKER_HALF_OPEN);
+	breaker_probe_done(ch, 1, NULL);
+	assert_int_equal(breaker_state(ch->breaker), BREAKER_CLOSED);
+	assert_int_equal(spool_commit(sp), 0);
+	spells_of(path, got, sizeof(got));
+	assert_string_equal(got, "hook:closed:crashed "
+	    "hook:closed:scripted failure");
+	/* Open when the channel stops: the spell ends with it. */
+	send_one(h, "b");
+	harness_run(h, 2, 2000);
+	assert_int_equal(breaker_state(ch->breaker), BREAKER_OPEN);
+	channel_free(h->ch);
+	h->ch = NULL;
+	assert_int_equal(spool_commit(sp), 0);
+	spells_of(path, got, sizeof(got));
+	assert_string_equal(got, "hook:closed:crashed "
+	    "hook:closed:scripted failure hook:closed:scripted failure");
+	breaker_init(NULL);
+	spool_close(sp);
+}
+
 int
 main(void)
 {
@@ -294,6 +377,7 @@ main(void)
 		HARNESS_TEST(test_probes_open_it),
 		HARNESS_TEST(test_trial_delivery),
 		HARNESS_TEST(test_never_opens),
+		HARNESS_TEST(test_records_spells),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

@@ -106,17 +106,31 @@ make(const char *source, const char *audience, enum notice_priority priority)
 	return (n);
 }
 
-/* A check whose reason is empty exactly when the notice passes. */
+/*
+ * A check whose reason is empty exactly when the notice passes, and whose
+ * limits_verdict_by() is the limit the reason names.
+ */
 static enum limit_verdict
 check(struct limits *l, const struct notice *n, int64_t now)
 {
 	enum limit_verdict v;
+	const char *by;
+	char named[128];
 
 	memset(why, 'x', sizeof(why));
 	v = limits_check(l, n, now, why, sizeof(why));
 	if ((v == LIMIT_PASS) != (why[0] == '\0'))
 		fail_msg("verdict %d with reason \"%.*s\"", v,
 		    (int)sizeof(why) - 1, why);
+	by = limits_verdict_by(l);
+	if (v == LIMIT_PASS) {
+		assert_null(by);
+		return (v);
+	}
+	assert_non_null(by);
+	snprintf(named, sizeof(named), "limit '%s': ", by);
+	if (strncmp(why, named, strlen(named)) != 0)
+		fail_msg("verdict by %s, but the reason is \"%s\"", by, why);
 	return (v);
 }
 
@@ -304,12 +318,17 @@ test_reject_stops(void **state)
 
 	assert_int_equal(check(l, hr, T0), LIMIT_PASS);
 	assert_int_equal(check(l, hr, T0 + 1), LIMIT_REJECTED);
+	assert_string_equal(limits_verdict_by(l), "hr-only");
 	assert_string_equal(why, "limit 'hr-only': at most 1 notice per 1h "
 	    "from this source; the next slot opens in 1h");	/* 1ms short */
 	/* "before" and "after" hold T0 only: room for one more. */
 	assert_int_equal(check(l, it, T0 + 2), LIMIT_PASS);
 	assert_int_equal(check(l, it, T0 + 3), LIMIT_DEMOTED);
 	assert_non_null(strstr(why, "limit 'before':"));
+	/* The first demoting limit, though "after" is over its cap too. */
+	assert_string_equal(limits_verdict_by(l), "before");
+	assert_int_equal(check(l, hr, T0 + 4), LIMIT_REJECTED);
+	assert_string_equal(limits_verdict_by(l), "hr-only");
 	limits_free(l);
 
 	/* The same with "before" left out shows "after" was not told. */

@@ -903,7 +903,7 @@ test_migrate_empty_file(void **state)
 	assert_int_equal(add(sp, "n-1", 1, ch, 1), 0);
 	assert_int_equal(spool_commit(sp), 0);
 	spool_close(sp);
-	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(fx->path, "PRAGMA application_id"),
 	    0x53574244);
 	/* Opening again migrates nothing and keeps the data. */
@@ -942,7 +942,7 @@ test_refuse_newer_schema(void **state)
 	assert_int_equal(spool_commit(sp), 0);
 	spool_close(sp);
 	sql_exec(fx->path, "PRAGMA user_version = 7");
-	assert_refused(fx->path, "has schema version 7, newer than the 3 "
+	assert_refused(fx->path, "has schema version 7, newer than the 4 "
 	    "this switchboardd knows");
 	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 7);
 }
@@ -990,7 +990,7 @@ test_refuse_damaged_schema(void **state)
 	spool_close(sp);
 	sql_exec(fx->path, "DROP TABLE deliveries");
 	assert_refused(fx->path, "is not a switchboard spool or is corrupt: "
-	    "its tables are not those of schema version 3 (no such table: "
+	    "its tables are not those of schema version 4 (no such table: "
 	    "deliveries)");
 }
 
@@ -2271,7 +2271,7 @@ test_migrate_v1(void **state)
 	/* A step that fails leaves the file as it was: one transaction. */
 	sql_exec(fx->path, "CREATE TABLE escalations (x)");
 	assert_refused(fx->path, "cannot bring spool");
-	assert_refused(fx->path, "from schema version 1 to 3: table "
+	assert_refused(fx->path, "from schema version 1 to 4: table "
 	    "escalations already exists; the file is unchanged");
 	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 1);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM "
@@ -2305,7 +2305,7 @@ test_migrate_v1(void **state)
 	assert_non_null(strstr(json, "\"level\":0,\"pilot\":false,"));
 	free(json);
 	spool_close(sp);
-	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 4);
 	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM deliveries "
 	    "WHERE level = 0 AND digest IS NULL"), 3);
 
@@ -2436,14 +2436,14 @@ test_migrate_v2(void **state)
 
 	/* A step that fails leaves the file as it was. */
 	sql_exec(fx->path, "CREATE TABLE deliveries_v3 (x)");
-	assert_refused(fx->path, "from schema version 2 to 3: table "
+	assert_refused(fx->path, "from schema version 2 to 4: table "
 	    "deliveries_v3 already exists; the file is unchanged");
 	sql_exec(fx->path, "DROP TABLE deliveries_v3");
 	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 2);
 	assert_true(uses_ephemeral(fx->path, insert));
 
 	spool_close(open_spool(fx->path, SPOOL_SYNC_NORMAL));
-	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 4);
 	deliveries_of(fx->path, after, sizeof(after));
 	assert_string_equal(after, before);
 	assert_false(uses_ephemeral(fx->path, insert));
@@ -2483,6 +2483,225 @@ test_migrate_v2(void **state)
 	    "seq)", got, sizeof(got));
 	assert_string_equal(got, "failed:3 delivered:2 pending:0 dead:1");
 
+	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
+	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
+	schema_of(fresh, want, sizeof(want));
+	schema_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, want);
+}
+
+/* Every row of breaker_openings, every column, in seq order. */
+static void
+breakers_of(const char *path, char *buf, size_t len)
+{
+	sql_text(path, "SELECT coalesce(group_concat(channel || '|' || "
+	    "opened_ms || '|' || coalesce(closed_ms, '-') || '|' || "
+	    "coalesce(reason, '-'), ' '), '') FROM (SELECT * FROM "
+	    "breaker_openings ORDER BY seq)", buf, len);
+}
+
+/*
+ * The breaker history: a spell opens, closes by its channel and opening
+ * time (never before it opened), and a start ends every spell left open;
+ * a rolled-back opening leaves nothing, and old spells are pruned.
+ */
+static void
+test_breaker_openings(void **state)
+{
+	struct fixture *fx = *state;
+	struct spool *sp;
+	char got[1024];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(spool_breaker_opened(sp, "chat", 1000, "HTTP 503"),
+	    0);
+	assert_int_equal(spool_breaker_opened(sp, "mail", 2000, NULL), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	/* Another channel, another opening time: neither is closed. */
+	assert_int_equal(spool_breaker_closed(sp, "feed", 1000, 4000), 0);
+	assert_int_equal(spool_breaker_closed(sp, "chat", 999, 4000), 0);
+	assert_int_equal(spool_breaker_closed(sp, "chat", 1000, 5000), 0);
+	/* Closed already: kept as it was. */
+	assert_int_equal(spool_breaker_closed(sp, "chat", 1000, 5500), 0);
+	/* The wall clock stepped back: a spell of 0, not a negative one. */
+	assert_int_equal(spool_breaker_opened(sp, "chat", 7000, "timeout"),
+	    0);
+	assert_int_equal(spool_breaker_closed(sp, "chat", 7000, 6500), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	breakers_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, "chat|1000|5000|HTTP 503 mail|2000|-|- "
+	    "chat|7000|7000|timeout");
+
+	/* Rolled back: no row, and closing it later changes nothing. */
+	assert_int_equal(spool_breaker_opened(sp, "feed", 8000, "x"), 0);
+	spool_rollback(sp);
+	assert_int_equal(spool_breaker_closed(sp, "feed", 8000, 8500), 0);
+	assert_int_equal(spool_commit(sp), 0);
+
+	/* A start: every spell still open ends then. */
+	assert_int_equal(spool_breaker_opened(sp, "feed", 8600, "y"), 0);
+	assert_int_equal(spool_breaker_closed(sp, NULL, 0, 9000), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	breakers_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, "chat|1000|5000|HTTP 503 mail|2000|9000|- "
+	    "chat|7000|7000|timeout feed|8600|9000|y");
+
+	/* Pruned with the notices: the spells over before the cut. */
+	assert_int_equal(spool_prune(sp, 8000, 10), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	breakers_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, "mail|2000|9000|- feed|8600|9000|y");
+
+	/* None of the writes stages rows in a throwaway b-tree. */
+	assert_false(uses_ephemeral(fx->path, "INSERT INTO breaker_openings "
+	    "(channel, opened_ms, reason) VALUES ('a', 1, 'b')"));
+	assert_false(uses_ephemeral(fx->path, "UPDATE breaker_openings SET "
+	    "closed_ms = max(2, opened_ms) WHERE opened_ms = 1 AND channel = "
+	    "'a' AND closed_ms IS NULL"));
+}
+
+/* The limit that demoted a notice: the one just added, or by its id. */
+static void
+test_demoted(void **state)
+{
+	static const char *const ch[] = { "feed" };
+	static const char demote[] = "UPDATE notices SET demoted_by = 'x' "
+	    "WHERE seq = coalesce(NULL, (SELECT seq FROM notices WHERE id = "
+	    "'n-1' ORDER BY received_ms DESC, seq DESC LIMIT 1))";
+	struct fixture *fx = *state;
+	struct spool *sp;
+	char got[512];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-1", 1000, ch, 1), 0);
+	assert_int_equal(spool_demoted(sp, "n-1", "staff-daily"), 0);
+	assert_int_equal(add(sp, "n-2", 1001, ch, 1), 0);
+	assert_int_equal(add(sp, "n-3", 1002, ch, 1), 0);
+	/* Not the one just added: found by its id. */
+	assert_int_equal(spool_demoted(sp, "n-2", "per-source"), 0);
+	/* Unknown: refused alone, the pass stands. */
+	assert_int_equal(spool_demoted(sp, "n-9", "staff-daily"), -1);
+	assert_string_equal(sp->error, "cannot record the demotion of notice "
+	    "n-9: no such notice in the spool");
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	sql_text(fx->path, "SELECT group_concat(id || '=' || coalesce("
+	    "demoted_by, '-'), ' ') FROM (SELECT * FROM notices ORDER BY seq)",
+	    got, sizeof(got));
+	assert_string_equal(got, "n-1=staff-daily n-2=per-source n-3=-");
+	assert_false(uses_ephemeral(fx->path, demote));
+}
+
+/*
+ * Schema version 3 as released (spool_sqlite_migrations[2], applied to
+ * v2_step's tables).
+ */
+static const char v3_step[] =
+	"CREATE TABLE deliveries_v3 ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  id TEXT NOT NULL,"
+	"  notice_seq INTEGER NOT NULL"
+	"    REFERENCES notices (seq) ON DELETE CASCADE,"
+	"  position INTEGER,"
+	"  channel TEXT NOT NULL,"
+	"  route TEXT,"
+	"  pilot INTEGER NOT NULL DEFAULT 0,"
+	"  fallback_of TEXT,"
+	"  state TEXT NOT NULL CHECK (state = 'pending' OR"
+	"    state = 'delivered' OR state = 'failed' OR state = 'expired' OR"
+	"    state = 'dead'),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  last_error TEXT,"
+	"  created_ms INTEGER NOT NULL,"
+	"  updated_ms INTEGER NOT NULL,"
+	"  delivered_ms INTEGER,"
+	"  next_ms INTEGER,"
+	"  level INTEGER NOT NULL DEFAULT 0,"
+	"  digest TEXT);"
+	"INSERT INTO deliveries_v3 (seq, id, notice_seq, position, channel,"
+	"  route, pilot, fallback_of, state, attempts, last_error, created_ms,"
+	"  updated_ms, delivered_ms, next_ms, level, digest)"
+	"  SELECT seq, id, notice_seq, position, channel, route, pilot,"
+	"  fallback_of, state, attempts, last_error, created_ms, updated_ms,"
+	"  delivered_ms, next_ms, level, digest FROM deliveries;"
+	"DROP TABLE deliveries;"
+	"ALTER TABLE deliveries_v3 RENAME TO deliveries;"
+	"CREATE INDEX deliveries_by_notice ON deliveries (notice_seq);"
+	"CREATE INDEX deliveries_pending ON deliveries (notice_seq)"
+	"  WHERE state = 'pending';"
+	"CREATE UNIQUE INDEX deliveries_pending_id ON deliveries (id)"
+	"  WHERE state = 'pending';"
+	"PRAGMA user_version = 3;";
+
+/* Every row of notices, every column of version 3, in seq order. */
+static void
+notices_of(const char *path, char *buf, size_t len)
+{
+	sql_text(path, "SELECT group_concat(seq || '|' || id || '|' || "
+	    "received_ms || '|' || class || '|' || CAST(json AS TEXT), "
+	    "char(10)) FROM (SELECT * FROM notices ORDER BY seq)", buf, len);
+}
+
+/*
+ * Version 3 to 4: only additions (breaker_openings, notices.demoted_by):
+ * every row stays as it was, the old notices have no demotion, and the
+ * new ops work on a migrated spool.
+ */
+static void
+test_migrate_v3(void **state)
+{
+	static const char *const ch[] = { "feed" };
+	struct fixture *fx = *state;
+	struct loaded l;
+	struct spool *sp;
+	char nbefore[4096], nafter[4096], dbefore[4096], dafter[4096];
+	char want[8192], got[8192], fresh[160];
+
+	sql_exec(fx->path, v1_schema);
+	sql_exec(fx->path, v2_step);
+	sql_exec(fx->path, v3_step);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	notices_of(fx->path, nbefore, sizeof(nbefore));
+	deliveries_of(fx->path, dbefore, sizeof(dbefore));
+
+	/* A step that fails leaves the file as it was: no new column. */
+	sql_exec(fx->path, "CREATE TABLE breaker_openings (x)");
+	assert_refused(fx->path, "from schema version 3 to 4: table "
+	    "breaker_openings already exists; the file is unchanged");
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 3);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM "
+	    "pragma_table_info('notices') WHERE name = 'demoted_by'"), 0);
+	sql_exec(fx->path, "DROP TABLE breaker_openings");
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	load(sp, &l);
+	assert_int_equal(l.n, 2);
+	/* The new ops, on old notices and new ones. */
+	assert_int_equal(spool_demoted(sp, "n-v2", "old-cap"), 0);
+	assert_int_equal(add(sp, "n-v4", 5000, ch, 1), 0);
+	assert_int_equal(spool_demoted(sp, "n-v4", "new-cap"), 0);
+	assert_int_equal(spool_breaker_opened(sp, "chat", 5000, "503"), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 4);
+	sql_text(fx->path, "SELECT group_concat(id || '=' || coalesce("
+	    "demoted_by, '-'), ' ') FROM (SELECT * FROM notices ORDER BY seq)",
+	    got, sizeof(got));
+	assert_string_equal(got, "n-v1=- n-v1-done=- n-v2=old-cap "
+	    "n-v4=new-cap");
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM "
+	    "breaker_openings WHERE channel = 'chat' AND closed_ms IS NULL"),
+	    1);
+	/* The old rows, column for column. */
+	sql_exec(fx->path, "PRAGMA foreign_keys = ON; DELETE FROM notices "
+	    "WHERE id = 'n-v4'");
+	notices_of(fx->path, nafter, sizeof(nafter));
+	deliveries_of(fx->path, dafter, sizeof(dafter));
+	assert_string_equal(nafter, nbefore);
+	assert_string_equal(dafter, dbefore);
+
+	/* Migrated, the schema is the one a new spool gets. */
 	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
 	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
 	schema_of(fresh, want, sizeof(want));
@@ -2536,6 +2755,9 @@ main(void)
 		T(test_prune_waiting),
 		T(test_migrate_v1),
 		T(test_migrate_v2),
+		T(test_migrate_v3),
+		T(test_breaker_openings),
+		T(test_demoted),
 		cmocka_unit_test(test_dstate_names),
 	};
 
