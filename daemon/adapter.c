@@ -11,6 +11,7 @@
 #include "adapter.h"
 #include "breaker.h"
 #include "config.h"
+#include "jsonbuf.h"
 #include "log.h"
 #include "metrics.h"
 #include "notice.h"
@@ -36,8 +37,6 @@ static struct delivery *channel_next(struct channel *, int *);
 static void	channel_shed(struct channel *, struct delivery *);
 static void	channel_finish(struct channel *, struct delivery *,
 		    enum delivery_outcome, const char *, int);
-static char	*delivery_json_digest(const struct delivery *, const char *,
-		    size_t, size_t *);
 static void	channel_log_outcome(const struct channel *,
 		    const struct delivery *, enum delivery_outcome,
 		    const char *);
@@ -348,75 +347,54 @@ channel_log_outcome(const struct channel *ch, const struct delivery *d,
 
 /*
  * The delivery's own fields, then the notice's canonical JSON spliced in
- * after its opening brace: no re-serialisation per channel. Channel names
- * and ids are plain ASCII of a restricted set, so they need no escaping.
- * A digest carries its items' notices in "items".
+ * after its opening brace: no re-serialisation per channel. A digest
+ * carries its items' notices in "items".
  */
 char *
 delivery_json(const struct delivery *d, size_t *lenp)
 {
-	char head[DELIVERY_ID_MAX + 2 * CONFIG_NAME_MAX + 256], esc[128], *out;
-	size_t len;
-	int hlen;
+	struct jsonbuf jb;
+	char more[128];
+	size_t size = 256, i;
 
-	esc[0] = '\0';
-	if (d->level > 0)
-		snprintf(esc, sizeof(esc), "\"escalation\":{\"level\":%d,"
+	if (d->items == NULL && d->notice->json == NULL)
+		return (NULL);
+	for (i = 0; i < d->nitems; i++)
+		size += d->items[i]->notice->json_len + 1;
+	if (jsonbuf_init(&jb, size + (d->items == NULL ?
+	    d->notice->json_len : 0)) == -1)
+		return (NULL);
+	jsonbuf_put(&jb, "{\"delivery_id\":");
+	jsonbuf_string(&jb, d->id);
+	jsonbuf_put(&jb, ",\"channel\":");
+	jsonbuf_string(&jb, d->channel->name);
+	jsonbuf_put(&jb, ",\"attempt\":");
+	jsonbuf_int(&jb, d->attempts);
+	jsonbuf_put(&jb, d->pilot ? ",\"pilot\":true," : ",");
+	if (d->fallback) {
+		jsonbuf_put(&jb, "\"fallback_of\":");
+		jsonbuf_string(&jb, d->fallback_of_name);
+		jsonbuf_put(&jb, ",");
+	}
+	if (d->level > 0) {
+		snprintf(more, sizeof(more), "\"escalation\":{\"level\":%d,"
 		    "\"round\":%d,\"waited_ms\":%lld},", d->level, d->round,
 		    (long long)d->waited_ms);
-	hlen = snprintf(head, sizeof(head),
-	    "{\"delivery_id\":\"%s\",\"channel\":\"%s\",\"attempt\":%d,"
-	    "%s%s%s%s%s", d->id, d->channel->name, d->attempts,
-	    d->pilot ? "\"pilot\":true," : "",
-	    d->fallback ? "\"fallback_of\":\"" : "",
-	    d->fallback ? d->fallback_of_name : "",
-	    d->fallback ? "\"," : "", esc);
-	if (hlen < 0 || (size_t)hlen >= sizeof(head))
-		return (NULL);
-	if (d->items != NULL)
-		return (delivery_json_digest(d, head, (size_t)hlen, lenp));
-	if (d->notice->json == NULL)
-		return (NULL);
-	len = (size_t)hlen + d->notice->json_len - 1;
-	if ((out = malloc(len + 1)) == NULL)
-		return (NULL);
-	memcpy(out, head, (size_t)hlen);
-	memcpy(out + hlen, d->notice->json + 1, d->notice->json_len - 1);
-	out[len] = '\0';
-	*lenp = len;
-	return (out);
-}
-
-/* {head "digest":true,"count":N,"items":[notice, ...]} */
-static char *
-delivery_json_digest(const struct delivery *d, const char *head,
-    size_t hlen, size_t *lenp)
-{
-	char mid[64], *out, *p;
-	size_t len, i;
-	int mlen;
-
-	mlen = snprintf(mid, sizeof(mid), "\"digest\":true,\"count\":%zu,"
+		jsonbuf_put(&jb, more);
+	}
+	if (d->items == NULL) {
+		jsonbuf_putn(&jb, d->notice->json + 1, d->notice->json_len - 1);
+		return (jsonbuf_finish(&jb, lenp));
+	}
+	snprintf(more, sizeof(more), "\"digest\":true,\"count\":%zu,"
 	    "\"items\":[", d->nitems);
-	len = hlen + (size_t)mlen + 2;
-	for (i = 0; i < d->nitems; i++)
-		len += d->items[i]->notice->json_len + 1;
-	if ((out = p = malloc(len + 1)) == NULL)
-		return (NULL);
-	memcpy(p, head, hlen);
-	p += hlen;
-	memcpy(p, mid, (size_t)mlen);
-	p += mlen;
+	jsonbuf_put(&jb, more);
 	for (i = 0; i < d->nitems; i++) {
 		if (i > 0)
-			*p++ = ',';
-		memcpy(p, d->items[i]->notice->json,
+			jsonbuf_put(&jb, ",");
+		jsonbuf_putn(&jb, d->items[i]->notice->json,
 		    d->items[i]->notice->json_len);
-		p += d->items[i]->notice->json_len;
 	}
-	*p++ = ']';
-	*p++ = '}';
-	*p = '\0';
-	*lenp = (size_t)(p - out);
-	return (out);
+	jsonbuf_put(&jb, "]}");
+	return (jsonbuf_finish(&jb, lenp));
 }

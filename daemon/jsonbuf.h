@@ -24,6 +24,8 @@ int	jsonbuf_init(struct jsonbuf *, size_t size);
 /* Raw bytes, written as they are: punctuation, member names. */
 void	jsonbuf_put(struct jsonbuf *, const char *);
 void	jsonbuf_putn(struct jsonbuf *, const char *, size_t);
+/* A whole number. */
+void	jsonbuf_int(struct jsonbuf *, long long);
 /* A string value, quoted and escaped. */
 void	jsonbuf_string(struct jsonbuf *, const char *);
 /*
