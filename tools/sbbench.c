@@ -2046,6 +2046,8 @@ bench_print(void)
 	    bench_published() > 0 ? (bench_cpu(&bb.daemon_usage, 0) +
 	    bench_cpu(&bb.daemon_usage, 1)) * 1e6 / (double)bench_published() :
 	    0, bench_cpu(&bb.client_usage, 0), bench_cpu(&bb.client_usage, 1));
+	printf("  memory     daemon peak RSS %.1f MB\n",
+	    (double)bb.daemon_usage.ru_maxrss / 1024.0);
 }
 
 static void
@@ -2247,6 +2249,9 @@ bench_json(void)
 		    bench_cpu(&bb.daemon_usage, 1));
 		bench_json_str(g, "daemon_sys_s");
 		bench_json_num(g, "%.3f", bench_cpu(&bb.daemon_usage, 1));
+		/* Its peak: with interactive notices, all of them pending. */
+		bench_json_str(g, "daemon_max_rss_kb");
+		bench_json_num(g, "%ld", bb.daemon_usage.ru_maxrss);
 		bench_json_str(g, "published");
 		bench_json_num(g, "%llu",
 		    (unsigned long long)bench_published());
