@@ -18,6 +18,8 @@
 #   SB_BUILD             where switchboardd and sbbench are (default build)
 #   BENCH_CALLGRIND_N    notices (default 20000)
 #   BENCH_CALLGRIND_RATE notices a second of the paced run (default 100)
+#   BENCH_CALLGRIND_SCENARIO_N  notices of each standard scenario's run
+#                        (default 1000; 0: skip the scenarios)
 #   BENCH_OUT            where results go (default $SB_BUILD/bench)
 #   BENCH_DOC            the page to rewrite (default docs/PERFORMANCE.md;
 #                        "-": print the figures instead)
@@ -27,6 +29,7 @@ BUILD=${SB_BUILD:-build}
 PYTHON=${PYTHON:-/usr/bin/python3}
 N=${BENCH_CALLGRIND_N:-20000}
 PACED_RATE=${BENCH_CALLGRIND_RATE:-100}
+SCENARIO_N=${BENCH_CALLGRIND_SCENARIO_N:-1000}
 OUT=${BENCH_OUT:-$BUILD/bench}
 DOC=${BENCH_DOC:-docs/PERFORMANCE.md}
 SBBENCH=$BUILD/sbbench
@@ -67,4 +70,18 @@ for sync in off normal; do
 done
 run callgrind-normal-paced normal -n $((N / 10)) -r "$PACED_RATE"
 
-"$PYTHON" "$HERE/bench_table.py" callgrind "$OUT" "$N" "$DOC"
+# Each standard scenario of `make bench` (tools/bench-scenarios.sh), with
+# fewer notices (100 channels cost ~2 million instructions a notice) and
+# a start-stop run of its own (10,000 routes take a while to load).
+# shellcheck source=tools/bench-scenarios.sh
+. "$HERE/bench-scenarios.sh"
+if [ "$SCENARIO_N" -gt 0 ]; then
+	echo "$SCENARIOS" | while IFS='|' read -r label extra; do
+		for n in 0 "$SCENARIO_N"; do
+			# shellcheck disable=SC2086 # options are words on purpose
+			run "scenario-$label-$n" normal $BASE $extra -n "$n"
+		done
+	done
+fi
+
+"$PYTHON" "$HERE/bench_table.py" callgrind "$OUT" "$N" "$DOC" "$SCENARIO_N"

@@ -31,18 +31,8 @@ HERE=$(dirname "$0")
 DEFAULT_COMMON="-d 3 --paced 0.5 --paced-seconds 3 --raw-seconds 2 -w 500
 	-s 256"
 COMMON=${BENCH_COMMON:-$DEFAULT_COMMON}
-BASE="--transport tcp --spool-sync normal -m realtime=50,batch=30,interactive=20
-	--routes 10 --channels 1"
-
-# label|options that set the scenario apart from base (later ones win).
-SCENARIOS="base|
-spool-off|--spool-sync off
-realtime|-m realtime=100
-ipc|--transport ipc
-routes-1000|--routes 1000
-routes-10000|--routes 10000
-channels-10|--channels 10
-channels-100|--channels 100"
+# shellcheck source=tools/bench-scenarios.sh
+. "$HERE/bench-scenarios.sh"
 
 [ -x "$SBBENCH" ] || { echo "bench: $SBBENCH not built (make)" >&2; exit 2; }
 mkdir -p "$OUT/bin"

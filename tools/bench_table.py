@@ -2,7 +2,7 @@
 """bench_table.py: the figures of docs/PERFORMANCE.md, from sbbench's JSON.
 
     bench_table.py table RESULTS.jsonl MACHINE.txt DOC
-    bench_table.py callgrind OUTDIR N DOC
+    bench_table.py callgrind OUTDIR N DOC [SCENARIO_N]
 
 `table` takes the runs of `make bench` (one sbbench JSON object a line,
 several runs a scenario), reduces each scenario to medians and rewrites
@@ -331,7 +331,37 @@ def callgrind_top(path, n, skip_above=101.0):
     return rows
 
 
-def cmd_callgrind(outdir, n, doc):
+SCENARIO_LABELS = ("base", "spool-off", "realtime", "ipc", "routes-1000",
+                   "routes-10000", "channels-10", "channels-100")
+
+
+def scenario_rows(outdir, n):
+    """Instructions a notice in each standard scenario, from the runs of
+    bench-callgrind.sh (none when it skipped them)."""
+    rows = []
+    for label in SCENARIO_LABELS:
+        base = os.path.join(outdir, "scenario-%s-" % label)
+        if not os.path.exists(base + n + ".out"):
+            continue
+        ir_n, ir_0 = callgrind_total(base + n + ".out"), \
+            callgrind_total(base + "0.out")
+        pub_n, pub_0 = callgrind_published(base + n + ".json"), \
+            callgrind_published(base + "0.json")
+        per = (ir_n - ir_0) / (pub_n - pub_0) if pub_n > pub_0 else None
+        rows.append("| %s | %s / %s | %s | %s | **%s** |" % (
+            label, fmt_rate(pub_n), fmt_rate(pub_0), fmt_rate(ir_n),
+            fmt_rate(ir_0), fmt_rate(per)))
+    if not rows:
+        return []
+    return ["", "Each standard scenario of `make bench` (its options as in "
+            "the table above; spool.sync=normal unless it says off), %s "
+            "notices at full speed:" % n, "",
+            "| scenario | notices published (run / start-stop run) "
+            "| Ir, run | Ir, start-stop run | Ir per notice |",
+            "|---|---|---|---|---|"] + rows
+
+
+def cmd_callgrind(outdir, n, doc, scenario_n="0"):
     out = ["", "| spool.sync | notices published (run / start-stop run) "
            "| Ir, run | Ir, start-stop run | Ir per notice |",
            "|---|---|---|---|---|"]
@@ -359,6 +389,7 @@ def cmd_callgrind(outdir, n, doc):
             fmt_rate(ir_p), fmt_rate(ir_0),
             fmt_rate((ir_p - ir_0) / (pub_p - pub_0))
             if pub_p > pub_0 else "–"))
+    out += scenario_rows(outdir, scenario_n)
     for sync in ("normal", "off"):
         for kind, suffix in (("self", ""), ("inclusive", "-inclusive")):
             path = os.path.join(outdir, "callgrind-%s%s.txt" % (sync, suffix))
@@ -377,11 +408,11 @@ def cmd_callgrind(outdir, n, doc):
 def main(argv):
     if len(argv) == 5 and argv[1] == "table":
         cmd_table(argv[2], argv[3], argv[4])
-    elif len(argv) == 5 and argv[1] == "callgrind":
-        cmd_callgrind(argv[2], argv[3], argv[4])
+    elif len(argv) in (5, 6) and argv[1] == "callgrind":
+        cmd_callgrind(*argv[2:])
     else:
         die("usage: bench_table.py table RESULTS MACHINE DOC | "
-            "callgrind OUTDIR N DOC")
+            "callgrind OUTDIR N DOC [SCENARIO_N]")
 
 
 if __name__ == "__main__":
