@@ -2046,8 +2046,9 @@ bench_print(void)
 	    bench_published() > 0 ? (bench_cpu(&bb.daemon_usage, 0) +
 	    bench_cpu(&bb.daemon_usage, 1)) * 1e6 / (double)bench_published() :
 	    0, bench_cpu(&bb.client_usage, 0), bench_cpu(&bb.client_usage, 1));
-	printf("  memory     daemon peak RSS %.1f MB\n",
-	    (double)bb.daemon_usage.ru_maxrss / 1024.0);
+	printf("  memory     daemon peak RSS %.1f MB, %ld minor page faults\n",
+	    (double)bb.daemon_usage.ru_maxrss / 1024.0,
+	    bb.daemon_usage.ru_minflt);
 }
 
 static void
@@ -2252,6 +2253,8 @@ bench_json(void)
 		/* Its peak: with interactive notices, all of them pending. */
 		bench_json_str(g, "daemon_max_rss_kb");
 		bench_json_num(g, "%ld", bb.daemon_usage.ru_maxrss);
+		bench_json_str(g, "daemon_minor_faults");
+		bench_json_num(g, "%ld", bb.daemon_usage.ru_minflt);
 		bench_json_str(g, "published");
 		bench_json_num(g, "%llu",
 		    (unsigned long long)bench_published());
