@@ -696,18 +696,24 @@ opt_leaf(const struct option *o)
 	return (dot != NULL ? dot + 1 : o->path);
 }
 
-/* Whether an option is a direct member of the group at prefix. */
+/*
+ * Whether an option is a direct member of the group at prefix. It runs for
+ * every option of the table at every route loaded and freed, so most
+ * options are ruled out at their first character.
+ */
 static int
 opt_in(const struct option *o, const char *prefix)
 {
-	size_t len = strlen(prefix);
-	const char *leaf = o->path;
+	const char *leaf = o->path, *p = prefix;
 
-	if (len != 0) {
-		if (strncmp(o->path, prefix, len) != 0 || o->path[len] != '.')
-			return (0);
-		leaf = o->path + len + 1;
+	while (*p != '\0' && *leaf == *p) {
+		leaf++;
+		p++;
 	}
+	if (*p != '\0')
+		return (0);
+	if (p != prefix && *leaf++ != '.')
+		return (0);
 	return (strchr(leaf, '.') == NULL);
 }
 
@@ -799,8 +805,9 @@ opt_string(const struct option *o, const config_setting_t *s,
 	char path[256];
 	const char *v;
 
-	config_setting_path(s, path, sizeof(path));
+	/* The path is made only for a message: it costs a walk up the file. */
 	if ((v = config_setting_get_string(s)) == NULL) {
+		config_setting_path(s, path, sizeof(path));
 		if (o->type == OPT_DURATION)
 			config_error(errs, s, "%s: expected a duration string "
 			    "such as \"%s\", not %s", path,
@@ -812,7 +819,8 @@ opt_string(const struct option *o, const config_setting_t *s,
 		return (NULL);
 	}
 	if (*v == '\0') {
-		config_error(errs, s, "%s: must not be empty", path);
+		config_error(errs, s, "%s: must not be empty",
+		    config_setting_path(s, path, sizeof(path)));
 		return (NULL);
 	}
 	return (v);
@@ -826,17 +834,18 @@ opt_int(const struct option *o, const config_setting_t *s, void *base,
 	char path[256];
 	long long v;
 
-	config_setting_path(s, path, sizeof(path));
 	if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64) {
-		config_error(errs, s, "%s: expected an integer, not %s", path,
+		config_error(errs, s, "%s: expected an integer, not %s",
+		    config_setting_path(s, path, sizeof(path)),
 		    opt_type_name(config_setting_type(s)));
 		return;
 	}
 	v = config_setting_get_int64(s);
 	if (v < o->min || v > o->max) {
 		config_error(errs, s, "%s: %lld is out of range (%lld .. %lld)",
-		    path, v, o->min, o->max);
+		    config_setting_path(s, path, sizeof(path)), v, o->min,
+		    o->max);
 		return;
 	}
 	*FIELD(base, o->off, int) = (int)v;
@@ -849,7 +858,6 @@ opt_number(const struct option *o, const config_setting_t *s, void *base,
 	char path[256];
 	double v;
 
-	config_setting_path(s, path, sizeof(path));
 	switch (config_setting_type(s)) {
 	case CONFIG_TYPE_INT:
 	case CONFIG_TYPE_INT64:
@@ -859,13 +867,15 @@ opt_number(const struct option *o, const config_setting_t *s, void *base,
 		v = config_setting_get_float(s);
 		break;
 	default:
-		config_error(errs, s, "%s: expected a number, not %s", path,
+		config_error(errs, s, "%s: expected a number, not %s",
+		    config_setting_path(s, path, sizeof(path)),
 		    opt_type_name(config_setting_type(s)));
 		return;
 	}
 	if (!(v >= (double)o->min && v <= (double)o->max)) {
 		config_error(errs, s, "%s: %g is out of range (%lld .. %lld)",
-		    path, v, o->min, o->max);
+		    config_setting_path(s, path, sizeof(path)), v, o->min,
+		    o->max);
 		return;
 	}
 	*FIELD(base, o->off, double) = v;
@@ -913,8 +923,8 @@ opt_duration(const struct option *o, const config_setting_t *s, void *base,
 
 	if ((v = opt_string(o, s, errs)) == NULL)
 		return;
-	config_setting_path(s, path, sizeof(path));
 	if (duration_parse(v, &ms) == -1) {
+		config_setting_path(s, path, sizeof(path));
 		config_error(errs, s, "%s: '%s' is not a duration (a whole "
 		    "number and a unit, ms, s, m, h or d, such as \"%s\")",
 		    path, v, o->def != NULL ? o->def : "10s");
@@ -924,7 +934,7 @@ opt_duration(const struct option *o, const config_setting_t *s, void *base,
 		duration_format(o->min, lo, sizeof(lo));
 		duration_format(o->max, hi, sizeof(hi));
 		config_error(errs, s, "%s: %s is out of range (%s .. %s)",
-		    path, v, lo, hi);
+		    config_setting_path(s, path, sizeof(path)), v, lo, hi);
 		return;
 	}
 	*FIELD(base, o->off, int64_t) = ms;
@@ -961,14 +971,14 @@ opt_strings(const struct option *o, const config_setting_t *s, void *base,
 
 	if ((n = opt_list(s, "a string", errs)) == -1)
 		return;
-	config_setting_path(s, path, sizeof(path));
 	if (o->max > 0 && n > o->max) {
-		config_error(errs, s, "%s: %d entries, at most %lld", path, n,
-		    o->max);
+		config_error(errs, s, "%s: %d entries, at most %lld",
+		    config_setting_path(s, path, sizeof(path)), n, o->max);
 		return;
 	}
 	if ((*arrp = calloc((size_t)n + 1, sizeof(**arrp))) == NULL) {
-		config_error(errs, s, "%s: out of memory", path);
+		config_error(errs, s, "%s: out of memory",
+		    config_setting_path(s, path, sizeof(path)));
 		return;
 	}
 	for (i = 0; i < n; i++) {
@@ -977,12 +987,13 @@ opt_strings(const struct option *o, const config_setting_t *s, void *base,
 		if ((v = opt_string(o, e, errs)) == NULL)
 			continue;
 		if (o->check != NULL && o->check(v, why, sizeof(why)) == -1) {
-			config_setting_path(e, path, sizeof(path));
-			config_error(errs, e, "%s: %s", path, why);
+			config_error(errs, e, "%s: %s",
+			    config_setting_path(e, path, sizeof(path)), why);
 			continue;
 		}
 		if (((*arrp)[*np] = strdup(v)) == NULL) {
-			config_error(errs, e, "%s: out of memory", path);
+			config_error(errs, e, "%s: out of memory",
+			    config_setting_path(e, path, sizeof(path)));
 			continue;
 		}
 		(*np)++;
@@ -1036,7 +1047,6 @@ opt_value(const struct option *o, const config_setting_t *s, void *base,
 	char path[256], why[256];
 	const char *v;
 
-	config_setting_path(s, path, sizeof(path));
 	switch (o->type) {
 	case OPT_INT:
 		opt_int(o, s, base, errs);
@@ -1047,7 +1057,8 @@ opt_value(const struct option *o, const config_setting_t *s, void *base,
 	case OPT_BOOL:
 		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
 			config_error(errs, s, "%s: expected true or false, "
-			    "not %s", path,
+			    "not %s", config_setting_path(s, path,
+			    sizeof(path)),
 			    opt_type_name(config_setting_type(s)));
 		else
 			*FIELD(base, o->off, int) = config_setting_get_bool(s);
@@ -1056,12 +1067,14 @@ opt_value(const struct option *o, const config_setting_t *s, void *base,
 		if ((v = opt_string(o, s, errs)) == NULL)
 			break;
 		if (o->check != NULL && o->check(v, why, sizeof(why)) == -1) {
-			config_error(errs, s, "%s: %s", path, why);
+			config_error(errs, s, "%s: %s",
+			    config_setting_path(s, path, sizeof(path)), why);
 			break;
 		}
 		free(*sp);
 		if ((*sp = strdup(v)) == NULL)
-			config_error(errs, s, "%s: out of memory", path);
+			config_error(errs, s, "%s: out of memory",
+			    config_setting_path(s, path, sizeof(path)));
 		break;
 	case OPT_WORD:
 	case OPT_ENUM:
@@ -1596,10 +1609,10 @@ config_names(const struct config *cf, const config_setting_t *s, int **out,
 	for (i = 0; i < n; i++) {
 		e = config_setting_is_scalar(s) ? s :
 		    config_setting_get_elem(s, (unsigned)i);
-		config_setting_path(e, path, sizeof(path));
 		if ((name = config_setting_get_string(e)) == NULL) {
 			config_error(errs, e, "%s: expected a channel name (a "
-			    "string), not %s", path,
+			    "string), not %s", config_setting_path(e, path,
+			    sizeof(path)),
 			    opt_type_name(config_setting_type(e)));
 			rc = -1;
 			continue;
@@ -1607,7 +1620,8 @@ config_names(const struct config *cf, const config_setting_t *s, int **out,
 		if ((idx = config_channel_index(cf, name)) == -1) {
 			config_known_channels(cf, known, sizeof(known));
 			config_error(errs, e, "%s: unknown channel '%s' (%s)",
-			    path, name, known);
+			    config_setting_path(e, path, sizeof(path)), name,
+			    known);
 			rc = -1;
 			continue;
 		}
@@ -1616,7 +1630,7 @@ config_names(const struct config *cf, const config_setting_t *s, int **out,
 				break;
 		if (j < *np) {
 			config_error(errs, e, "%s: channel '%s' is named twice",
-			    path, name);
+			    config_setting_path(e, path, sizeof(path)), name);
 			rc = -1;
 			continue;
 		}
@@ -2242,6 +2256,10 @@ config_load(const char *path, struct config_errors *errs)
 		config_load_limits(cf, errs);
 		config_load_notify(cf, errs);
 	}
+	if (errs_count(errs) == before && (cf->route_index =
+	    route_index_new(cf->routes, cf->nroutes)) == NULL)
+		config_error(errs, NULL, "%s: out of memory indexing %zu "
+		    "routes", path, cf->nroutes);
 	if (errs_count(errs) != before) {
 		config_free(cf);
 		return (NULL);
@@ -2302,6 +2320,7 @@ config_free(struct config *cf)
 		free(ch->name);
 	}
 	free(cf->channels);
+	route_index_free(cf->route_index);	/* it points into the routes */
 	for (i = 0; i < cf->nroutes; i++) {
 		opt_free_group(SCOPE_ROUTE, &cf->routes[i]);
 		match_free(&cf->routes[i].match);

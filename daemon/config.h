@@ -19,6 +19,7 @@
 
 struct adapter_ops;
 struct auth_key;
+struct route_index;
 
 /* Every error of a load, each "file:line: what is wrong". */
 #define CONFIG_ERRORS_MAX	64
@@ -187,6 +188,7 @@ struct config {
 	size_t			 nchannels;
 	struct route		*routes;
 	size_t			 nroutes;
+	struct route_index	*route_index;	/* NULL: every route tried */
 };
 
 /*

@@ -164,17 +164,23 @@ glob_list_add(struct glob_list *list, const config_setting_t *s,
 	char path[256];
 	const char *p, *why;
 
-	config_setting_path(s, path, sizeof(path));
+	/*
+	 * A path is made only for a message: under a list it is a walk of
+	 * the list (config_setting_index), which 10,000 routes cannot pay.
+	 */
 	if ((p = config_setting_get_string(s)) == NULL) {
-		config_error(errs, s, "%s: expected a glob (a string)", path);
+		config_error(errs, s, "%s: expected a glob (a string)",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	if ((why = glob_problem(p)) != NULL) {
-		config_error(errs, s, "%s: bad glob '%s': %s", path, p, why);
+		config_error(errs, s, "%s: bad glob '%s': %s",
+		    config_setting_path(s, path, sizeof(path)), p, why);
 		return (-1);
 	}
 	if (glob_compile(&list->globs[list->n], p) == -1) {
-		config_error(errs, s, "%s: out of memory", path);
+		config_error(errs, s, "%s: out of memory",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	list->n++;
@@ -190,23 +196,24 @@ glob_list_compile(struct glob_list *list, const config_setting_t *s,
 	int i, n, rc = 0;
 
 	memset(list, 0, sizeof(*list));
-	config_setting_path(s, path, sizeof(path));
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
 		n = 1;
 	else if (config_setting_is_list(s) || config_setting_is_array(s))
 		n = config_setting_length(s);
 	else {
 		config_error(errs, s, "%s: expected a glob or a list of globs",
-		    path);
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	if (n == 0) {
 		config_error(errs, s, "%s: an empty list matches nothing "
-		    "(leave the key out to match anything)", path);
+		    "(leave the key out to match anything)",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	if ((list->globs = calloc((size_t)n, sizeof(*list->globs))) == NULL) {
-		config_error(errs, s, "%s: out of memory", path);
+		config_error(errs, s, "%s: out of memory",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	if (config_setting_type(s) == CONFIG_TYPE_STRING)
@@ -237,8 +244,10 @@ glob_audience_check(const char *p, const config_setting_t *s,
 
 	if (strcspn(p, GLOB_META) < klen)
 		return (0);	/* the kind itself is a pattern */
-	config_setting_path(s, path, sizeof(path));
 	kind = notice_audience_kind_parse(p, klen);
+	if (kind != -1 && (kind == AUDIENCE_PUBLIC) == (colon == NULL))
+		return (0);	/* the usual case: no path to make */
+	config_setting_path(s, path, sizeof(path));
 	if (kind == -1) {
 		kinds[0] = '\0';
 		for (i = 0; i < AUDIENCE_COUNT; i++) {
@@ -329,17 +338,18 @@ match_word(const struct vocab *v, const config_setting_t *s,
 	const char *word;
 	int value;
 
+	if ((word = config_setting_get_string(s)) != NULL &&
+	    (value = v->parse(word)) != -1)
+		return (value);
 	config_setting_path(s, path, sizeof(path));
 	vocab_expected(v, expected, sizeof(expected));
-	if ((word = config_setting_get_string(s)) == NULL) {
+	if (word == NULL)
 		config_error(errs, s, "%s: expected a %s name (one of %s)",
 		    path, v->what, expected);
-		return (-1);
-	}
-	if ((value = v->parse(word)) == -1)
+	else
 		config_error(errs, s, "%s: '%s' is not a %s (expected %s)",
 		    path, word, v->what, expected);
-	return (value);
+	return (-1);
 }
 
 /* A word or a list of words, as a bit mask. */
@@ -357,15 +367,15 @@ match_mask(unsigned *mask, const struct vocab *v, const config_setting_t *s,
 		*mask = 1u << value;
 		return (0);
 	}
-	config_setting_path(s, path, sizeof(path));
 	if (!config_setting_is_list(s) && !config_setting_is_array(s)) {
 		config_error(errs, s, "%s: expected a %s or a list of them",
-		    path, v->what);
+		    config_setting_path(s, path, sizeof(path)), v->what);
 		return (-1);
 	}
 	if ((n = config_setting_length(s)) == 0) {
 		config_error(errs, s, "%s: an empty list matches nothing "
-		    "(leave the key out to match any %s)", path, v->what);
+		    "(leave the key out to match any %s)",
+		    config_setting_path(s, path, sizeof(path)), v->what);
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
@@ -402,29 +412,30 @@ match_tags(struct match *m, const config_setting_t *s,
 	const char *value, *why;
 	int i, n, rc = 0;
 
-	config_setting_path(s, path, sizeof(path));
 	if (!config_setting_is_group(s)) {
 		config_error(errs, s, "%s: expected a group of tag globs, "
-		    "such as { env = \"prod*\"; }", path);
+		    "such as { env = \"prod*\"; }",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	n = config_setting_length(s);
 	if (n > 0 && (m->tags = calloc((size_t)n, sizeof(*m->tags))) == NULL) {
-		config_error(errs, s, "%s: out of memory", path);
+		config_error(errs, s, "%s: out of memory",
+		    config_setting_path(s, path, sizeof(path)));
 		return (-1);
 	}
 	for (i = 0; i < n; i++) {
 		e = config_setting_get_elem(s, (unsigned)i);
-		config_setting_path(e, path, sizeof(path));
 		if ((value = config_setting_get_string(e)) == NULL) {
 			config_error(errs, e, "%s: expected a glob (a string)",
-			    path);
+			    config_setting_path(e, path, sizeof(path)));
 			rc = -1;
 			continue;
 		}
 		if ((why = glob_problem(value)) != NULL) {
-			config_error(errs, e, "%s: bad glob '%s': %s", path,
-			    value, why);
+			config_error(errs, e, "%s: bad glob '%s': %s",
+			    config_setting_path(e, path, sizeof(path)), value,
+			    why);
 			rc = -1;
 			continue;
 		}
@@ -433,7 +444,8 @@ match_tags(struct match *m, const config_setting_t *s,
 		    glob_compile(&t->value, value) == -1) {
 			free(t->key);
 			t->key = NULL;
-			config_error(errs, e, "%s: out of memory", path);
+			config_error(errs, e, "%s: out of memory",
+			    config_setting_path(e, path, sizeof(path)));
 			rc = -1;
 			continue;
 		}
@@ -460,11 +472,10 @@ match_key(struct match *m, const config_setting_t *s, int allow_class,
 		return (match_mask(&m->goal_mask, &vocab_goal, s, errs));
 	if (strcmp(key, "tags") == 0)
 		return (match_tags(m, s, errs));
+	if (strcmp(key, "class") == 0 && allow_class)
+		return (match_mask(&m->class_mask, &vocab_class, s, errs));
 	config_setting_path(config_setting_parent(s), path, sizeof(path));
 	if (strcmp(key, "class") == 0) {
-		if (allow_class)
-			return (match_mask(&m->class_mask, &vocab_class, s,
-			    errs));
 		config_error(errs, s, "%s: a classify rule cannot match on "
 		    "'class': the class is what the rule decides", path);
 		return (-1);
