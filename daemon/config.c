@@ -25,6 +25,7 @@
 #include "notice.h"
 #include "privdrop.h"
 #include "route.h"
+#include "route_index.h"
 
 enum opt_type {
 	OPT_INT,	/* int */

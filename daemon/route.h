@@ -12,7 +12,6 @@
 
 struct config;
 struct route;
-struct route_index;
 
 #define ROUTE_TARGETS_MAX	64
 
@@ -35,14 +34,6 @@ struct route_result {
  */
 size_t	route_notice(const struct config *, const struct notice *,
 	    struct route_result *res);
-/*
- * The routes indexed by what rules each out cheaply (a literal its source,
- * audience or tag globs need; its class), so that route_notice() tries only
- * the routes that can match. Built once a config is loaded; it points into
- * the routes, which must outlive it. NULL: out of memory.
- */
-struct route_index *route_index_new(const struct route *, size_t nroutes);
-void	route_index_free(struct route_index *);
 /* Whether a pilot channel takes this notice: stable for a given id. */
 int	route_pilot_sample(const char *id, int percent);
 
