@@ -73,6 +73,8 @@ class SpoolDaemon(sbtest.Daemon):
         self.stopped = False
         self.returncode = None
         argv = [sbtest.DAEMON, "-f", "-c", self.config] + self.args
+        if sbtest.VALGRIND:
+            argv = sbtest.VALGRIND_CMD + argv
         if self.log_pipe:
             self.proc = subprocess.Popen(
                 argv, cwd=self.dir, stdin=subprocess.DEVNULL,

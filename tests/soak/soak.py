@@ -25,6 +25,10 @@ exit 0), and every notice that was answered ok is looked for on both
 channels: a lost notice is one answered ok that a channel never got.
 Duplicates (at-least-once after a kill) are counted, not lost.
 
+Its directories (config, spool, the daemon's log, the file channel's
+output: some 400 MB for ten minutes) are removed after a pass, kept after
+a failure or with --keep.
+
 Not part of make check (docs/RELIABILITY.md has a run's result).
 """
 
@@ -32,6 +36,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,7 +243,7 @@ def measure(seconds):
     pub.sock.close(0)
     daemon.stop()
     hook.close()
-    return len(pub.ok) / elapsed
+    return len(pub.ok) / elapsed, d
 
 
 class Feed:
@@ -266,6 +271,13 @@ class Feed:
             for it in line.get("items") or [line]:
                 self.ids[it["id"]] = self.ids.get(it["id"], 0) + 1
         return self.ids
+
+
+def show(s):
+    """One line of the table soak prints as it goes."""
+    print("%6.0f %7d %9d %5d %9d %9d %9d %9d  %s" % (
+        s["t"], s["pid"], s["rss_kb"], s["fds"], s["sent"], s["ok"],
+        s["feed"], s["hook"], s["event"] or ""), flush=True)
 
 
 def soak(args, rate):
@@ -297,24 +309,28 @@ def soak(args, rate):
             pub.publish()
             due -= 1
         pub.drain_replies(5)
-        event = None
+        # Faults falling due together are all named.
+        happened = []
         phase = t % args.outage_every
         if not hook.down and args.outage_every - args.outage_for <= phase:
-            hook.down, event = True, "webhook down"
+            hook.down = True
+            happened.append("webhook down")
             outages += 1
         elif hook.down and phase < args.outage_every - args.outage_for:
-            hook.down, event = False, "webhook up"
+            hook.down = False
+            happened.append("webhook up")
         if int(t) // args.reload_every > reloads:
             reloads += 1
             write_config(d, hook, timeouts[reloads % 2])
             daemon.proc.send_signal(signal.SIGHUP)
-            event = "reload"
+            happened.append("reload")
         if int(t) // args.kill_every > kills:
             kills += 1
             daemon.kill9()
             daemon.start()
             pub.reconnect()
-            event = "kill -9, restart"
+            happened.append("kill -9, restart")
+        event = ", ".join(happened) or None
         if event:
             events.append((round(t, 1), event))
         if now >= next_sample or event:
@@ -324,9 +340,7 @@ def soak(args, rate):
                             "rss_kb": rss, "fds": fds, "sent": pub.sent,
                             "ok": len(pub.ok), "feed": got,
                             "hook": len(hook.ids), "event": event})
-            print("%6.0f %7d %9d %5d %9d %9d %9d %9d  %s" % (
-                t, daemon.proc.pid, rss, fds, pub.sent, len(pub.ok), got,
-                len(hook.ids), event or ""), flush=True)
+            show(samples[-1])
             if now >= next_sample:
                 next_sample += SAMPLE_S
     # The end: everything answered, every delivery done, a clean stop.
@@ -346,6 +360,7 @@ def soak(args, rate):
                     "sent": pub.sent, "ok": len(pub.ok),
                     "feed": len(feed.read()), "hook": len(hook.ids),
                     "event": "drained"})
+    show(samples[-1])
     pub.sock.close(0)
     rc = daemon.stop()
     fed = feed.read()
@@ -400,23 +415,33 @@ def main():
     ap.add_argument("--reload-every", type=int, default=45)
     ap.add_argument("--kill-every", type=int, default=150)
     ap.add_argument("--json", help="write the result here")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the directories even after a pass")
     args = ap.parse_args()
     build = args.build if os.path.isabs(args.build) else \
         os.path.join(sbtest.ROOT, args.build)
     sbtest.DAEMON = os.path.join(build, "switchboardd")
     random.seed(8)
     rate = args.rate
+    dirs = []
     if rate is None:
-        cap = measure(args.measure)
+        cap, d = measure(args.measure)
+        dirs.append(d)
         print("soak: capacity %.0f notices/s; soaking at half" % cap)
         rate = cap / 2
     r = soak(args, rate)
+    dirs.append(r["dir"])
     summary(r)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(r, f, indent=1)
     ok = r["exit_code"] == 0 and r["lost_feed"] == 0 and \
         r["lost_hook"] == 0 and r["unanswered"] == 0
+    if ok and not args.keep:
+        for d in dirs:
+            shutil.rmtree(d)
+    else:
+        print("soak: kept %s" % " ".join(dirs))
     print("soak: %s" % ("PASS" if ok else "FAIL"))
     return 0 if ok else 1
 
