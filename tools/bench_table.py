@@ -335,22 +335,27 @@ SCENARIO_LABELS = ("base", "spool-off", "realtime", "ipc", "routes-1000",
                    "routes-10000", "channels-10", "channels-100")
 
 
+def per_notice_row(label, base, n):
+    """A table row from the runs BASE + N and BASE + 0: instructions a
+    notice, start and stop subtracted."""
+    ir_n, ir_0 = callgrind_total(base + n + ".out"), \
+        callgrind_total(base + "0.out")
+    pub_n, pub_0 = callgrind_published(base + n + ".json"), \
+        callgrind_published(base + "0.json")
+    per = (ir_n - ir_0) / (pub_n - pub_0) if pub_n > pub_0 else None
+    return "| %s | %s / %s | %s | %s | **%s** |" % (
+        label, fmt_rate(pub_n), fmt_rate(pub_0), fmt_rate(ir_n),
+        fmt_rate(ir_0), fmt_rate(per))
+
+
 def scenario_rows(outdir, n):
     """Instructions a notice in each standard scenario, from the runs of
     bench-callgrind.sh (none when it skipped them)."""
     rows = []
     for label in SCENARIO_LABELS:
         base = os.path.join(outdir, "scenario-%s-" % label)
-        if not os.path.exists(base + n + ".out"):
-            continue
-        ir_n, ir_0 = callgrind_total(base + n + ".out"), \
-            callgrind_total(base + "0.out")
-        pub_n, pub_0 = callgrind_published(base + n + ".json"), \
-            callgrind_published(base + "0.json")
-        per = (ir_n - ir_0) / (pub_n - pub_0) if pub_n > pub_0 else None
-        rows.append("| %s | %s / %s | %s | %s | **%s** |" % (
-            label, fmt_rate(pub_n), fmt_rate(pub_0), fmt_rate(ir_n),
-            fmt_rate(ir_0), fmt_rate(per)))
+        if os.path.exists(base + n + ".out"):
+            rows.append(per_notice_row(label, base, n))
     if not rows:
         return []
     return ["", "Each standard scenario of `make bench` (its options as in "
@@ -366,15 +371,8 @@ def cmd_callgrind(outdir, n, doc, scenario_n="0"):
            "| Ir, run | Ir, start-stop run | Ir per notice |",
            "|---|---|---|---|---|"]
     for sync in ("off", "normal"):
-        base = os.path.join(outdir, "callgrind-%s-" % sync)
-        ir_n, ir_0 = callgrind_total(base + n + ".out"), \
-            callgrind_total(base + "0.out")
-        pub_n, pub_0 = callgrind_published(base + n + ".json"), \
-            callgrind_published(base + "0.json")
-        per = (ir_n - ir_0) / (pub_n - pub_0) if pub_n > pub_0 else None
-        out.append("| %s | %s / %s | %s | %s | **%s** |" % (
-            sync, fmt_rate(pub_n), fmt_rate(pub_0), fmt_rate(ir_n),
-            fmt_rate(ir_0), fmt_rate(per)))
+        out.append(per_notice_row(sync, os.path.join(
+            outdir, "callgrind-%s-" % sync), n))
     paced = os.path.join(outdir, "callgrind-normal-paced")
     if os.path.exists(paced + ".out"):
         with open(paced + ".json") as f:

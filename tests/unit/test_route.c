@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_harness.h"
 #include "notice.h"
 #include "route.h"
 
@@ -59,34 +60,12 @@ static const char routes_conf[] =
 static struct config	*cf;
 static struct notice	 n;
 
-/* Write text to a temporary file and load it; fails the test on error. */
-static struct config *
-load(const char *text)
-{
-	struct config_errors errs = { .n = 0 };
-	char path[] = "/tmp/test_route-XXXXXX.conf";
-	struct config *c;
-	size_t i;
-	int fd;
-
-	if ((fd = mkstemps(path, 5)) == -1)
-		fail_msg("mkstemps failed");
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	c = config_load(path, &errs);
-	unlink(path);
-	for (i = 0; i < errs.n; i++)
-		print_error("error: %s\n", errs.msgs[i]);
-	config_errors_clear(&errs);
-	assert_non_null(c);
-	return (c);
-}
 
 static int
 setup(void **state)
 {
 	(void)state;
-	cf = load(routes_conf);
+	cf = config_harness_load(routes_conf);
 	return (0);
 }
 
@@ -338,7 +317,7 @@ test_targets_max(void **state)
 	for (i = 0; i < ROUTE_TARGETS_MAX; i++)
 		p += sprintf(p, "%s\"ch%d\"", i > 0 ? ", " : "", i);
 	sprintf(p, " ]; } );\n");
-	big = load(text);
+	big = config_harness_load(text);
 	free(text);
 	notice_set("n-9", "web", AUD("public"));
 	assert_int_equal(route_notice(big, &n, &res), ROUTE_TARGETS_MAX);

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "config_harness.h"
 #include "match.h"
 #include "notice.h"
 #include "route.h"
@@ -179,28 +180,12 @@ text_config(int nroutes)
 	return (t.buf);
 }
 
-/* Write text to a temporary file and load it; fails the test on error. */
+/* A config from text, with its route index; fails the test on error. */
 static struct config *
 load(const char *text)
 {
-	struct config_errors errs = { .n = 0 };
-	char path[] = "/tmp/test_route_index-XXXXXX.conf";
-	struct config *c;
-	size_t i;
-	int fd;
+	struct config *c = config_harness_load(text);
 
-	if ((fd = mkstemps(path, 5)) == -1)
-		fail_msg("mkstemps failed");
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	c = config_load(path, &errs);
-	unlink(path);
-	for (i = 0; i < errs.n; i++)
-		print_error("error: %s\n", errs.msgs[i]);
-	config_errors_clear(&errs);
-	if (c == NULL)
-		print_error("config:\n%s", text);
-	assert_non_null(c);
 	assert_non_null(c->route_index);
 	return (c);
 }
