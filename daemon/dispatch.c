@@ -26,6 +26,9 @@
 #include "spool.h"
 #include "tod.h"
 
+/* The longest wait a retry can have: backoff_max, Retry-After. */
+#define DISPATCH_WAIT_MAX_MS	(24 * 3600 * 1000LL)
+
 static struct {
 	struct event_base	*base;
 	struct spool		*spool;
@@ -53,7 +56,9 @@ static void		 delivery_free(struct delivery *);
 static void		 delivery_id_make(char *, size_t, const char *,
 			    const char *, const char *);
 static void		 dispatch_enqueue(struct delivery *);
-static int		 dispatch_quiet(struct delivery *);
+static void		 dispatch_enqueue_at(struct delivery *, int64_t);
+static int64_t		 dispatch_wait(int64_t);
+static int		 dispatch_quiet(struct delivery *, int64_t);
 static void		 dispatch_hold_cb(struct deadline *, void *);
 static void		 dispatch_done_cb(struct channel *, struct delivery *,
 			    enum delivery_outcome, const char *, void *);
@@ -68,7 +73,7 @@ static size_t		 dispatch_fallbacks(const struct delivery *,
 static struct channel	*dispatch_fallback_channel(const struct delivery *,
 			    int);
 static void		 dispatch_record(struct delivery *, enum spool_dstate,
-			    const char *);
+			    const char *, int64_t);
 static void		 dispatch_commit_cb(evutil_socket_t, short, void *);
 static const struct route *dispatch_route_by_name(const char *);
 static void		 dispatch_reap_cb(evutil_socket_t, short, void *);
@@ -342,10 +347,11 @@ dispatch_restore(struct notice *n, const struct spool_delivery *sd)
 	}
 	d->attempts = sd->attempts;
 	d->level = sd->level;
+	/* A flushed digest is sent again at once, as the same digest. */
 	if (sd->digest != NULL)
 		batch_restore(ch, sd->digest, d);
 	else
-		dispatch_enqueue(d);
+		dispatch_enqueue_at(d, sd->next_ms);
 	return (0);
 }
 
@@ -472,8 +478,22 @@ delivery_free(struct delivery *d)
 static void
 dispatch_enqueue(struct delivery *d)
 {
+	dispatch_enqueue_at(d, 0);
+}
+
+/*
+ * The rules, for a delivery whose next attempt is due at next_ms (wall
+ * clock; 0 or past: now). Only a restored one has such a time: it was
+ * waiting out a retry's backoff when the daemon stopped, and waits out the
+ * rest on the retry timer, as it would have had the daemon run on; its
+ * deliver_within runs meanwhile, from the restart.
+ */
+static void
+dispatch_enqueue_at(struct delivery *d, int64_t next_ms)
+{
 	const struct notice *n = d->notice;
 	struct policy pol;
+	int64_t wait;
 
 	config_policy(dsp.conf, d->route, n->class, &pol);
 	if (n->class == CLASS_BATCH && d->items == NULL && d->level == 0 &&
@@ -481,17 +501,47 @@ dispatch_enqueue(struct delivery *d)
 		batch_add(d->channel, d, &pol);
 		return;
 	}
-	if (dispatch_quiet(d))
+	wait = dispatch_wait(next_ms);
+	if (dispatch_quiet(d, wait))
 		return;
 	if (d->due.slot == 0 && !d->failed_over && pol.deliver_within_ms > 0)
 		deadline_arm(dsp.dues, &d->due, deadline_monotonic_ms() +
 		    pol.deliver_within_ms, dispatch_missed_cb, d);
+	if (wait > 0) {
+		log_info("resumed id=%s channel=%s attempts=%d retry_at_ms=%lld "
+		    "(the backoff from before the restart)", d->id,
+		    d->channel->name, d->attempts,
+		    (long long)(deadline_wall_ms() + wait));
+		deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() +
+		    wait, dispatch_retry_cb, d);
+		return;
+	}
 	channel_enqueue(d->channel, d);
 }
 
-/* Hold a non-urgent delivery until the channel's quiet hours end. */
+/*
+ * How long from now until next_ms (wall clock), 0 when it has passed. No
+ * retry waits longer than a day: more means the clock was set back.
+ */
+static int64_t
+dispatch_wait(int64_t next_ms)
+{
+	int64_t wait;
+
+	if (next_ms <= 0)
+		return (0);
+	wait = next_ms - deadline_wall_ms();
+	if (wait <= 0)
+		return (0);
+	return (wait < DISPATCH_WAIT_MAX_MS ? wait : DISPATCH_WAIT_MAX_MS);
+}
+
+/*
+ * Hold a non-urgent delivery until the channel's quiet hours end, or
+ * until its wait (ms) ends if that is later.
+ */
 static int
-dispatch_quiet(struct delivery *d)
+dispatch_quiet(struct delivery *d, int64_t wait)
 {
 	const struct channel_conf *cc = d->channel->conf;
 	int64_t now, end;
@@ -502,6 +552,8 @@ dispatch_quiet(struct delivery *d)
 	if (!tod_in_window(now, &cc->quiet))
 		return (0);
 	end = tod_window_end(now, &cc->quiet);
+	if (end < now + wait)
+		end = now + wait;
 	d->channel->stats.held++;
 	log_info("held id=%s channel=%s until_ms=%lld (quiet hours %s)",
 	    d->id, d->channel->name, (long long)end, cc->quiet_hours);
@@ -554,10 +606,10 @@ dispatch_delivered(struct delivery *d)
 
 	dsp.stats.delivered++;
 	if (d->items == NULL)
-		dispatch_record(d, DSTATE_DELIVERED, NULL);
+		dispatch_record(d, DSTATE_DELIVERED, NULL, 0);
 	for (i = 0; i < d->nitems; i++) {
 		d->items[i]->attempts = d->attempts;
-		dispatch_record(d->items[i], DSTATE_DELIVERED, NULL);
+		dispatch_record(d->items[i], DSTATE_DELIVERED, NULL, 0);
 	}
 	delivery_free(d);
 }
@@ -571,7 +623,7 @@ static void
 dispatch_retry(struct delivery *d, const char *error)
 {
 	const struct retry_policy *rp = &d->channel->conf->retry;
-	int64_t delay = rp->backoff_ms;
+	int64_t delay = rp->backoff_ms, next_ms;
 	uint32_t r = 0;
 	size_t i;
 
@@ -588,11 +640,13 @@ dispatch_retry(struct delivery *d, const char *error)
 		delay = d->retry_after_ms;
 	d->retry_after_ms = 0;
 	dsp.stats.retried++;
+	/* On the wall clock in the spool: what a restart resumes from. */
+	next_ms = deadline_wall_ms() + delay;
 	if (d->items == NULL)
-		dispatch_record(d, DSTATE_PENDING, error);
+		dispatch_record(d, DSTATE_PENDING, error, next_ms);
 	for (i = 0; i < d->nitems; i++) {
 		d->items[i]->attempts = d->attempts;
-		dispatch_record(d->items[i], DSTATE_PENDING, error);
+		dispatch_record(d->items[i], DSTATE_PENDING, error, next_ms);
 	}
 	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() + delay,
 	    dispatch_retry_cb, d);
@@ -723,24 +777,36 @@ dispatch_fail(struct delivery *d, const char *error)
 	}
 	if (d->failed_over || d->pilot || dispatch_handover(d) > 0) {
 		dsp.stats.failed++;
-		dispatch_record(d, DSTATE_FAILED, error);
+		dispatch_record(d, DSTATE_FAILED, error, 0);
 	} else {
 		dsp.stats.dead++;
 		log_warnx("dead delivery id=%s channel=%s reason=\"%s\"",
 		    d->id, d->channel->name, error ? error : "failed");
-		dispatch_record(d, DSTATE_DEAD, error);
+		dispatch_record(d, DSTATE_DEAD, error, 0);
 	}
 	delivery_free(d);
 }
 
-/* Write an outcome; the pass's commit makes it durable. */
+/*
+ * Write an outcome; the pass's commit makes it durable. A retry (pending)
+ * writes when its next attempt is due, next_ms on the wall clock.
+ */
 static void
-dispatch_record(struct delivery *d, enum spool_dstate st, const char *error)
+dispatch_record(struct delivery *d, enum spool_dstate st, const char *error,
+    int64_t next_ms)
 {
+	int64_t now = deadline_wall_ms();
+	int rv;
+
 	if (dsp.spool == NULL)
 		return;
-	if (spool_update_delivery(dsp.spool, d->id, st, d->attempts, error,
-	    deadline_wall_ms()) == -1)
+	if (st == DSTATE_PENDING)
+		rv = spool_retry_delivery(dsp.spool, d->id, d->attempts, error,
+		    now, next_ms);
+	else
+		rv = spool_update_delivery(dsp.spool, d->id, st, d->attempts,
+		    error, now);
+	if (rv == -1)
 		log_warnx("spool update id=%s failed: %s", d->id,
 		    dsp.spool->error);
 	dispatch_commit_soon();

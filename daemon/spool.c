@@ -135,7 +135,22 @@ spool_update_delivery(struct spool *sp, const char *delivery_id,
 	if (spool_write_begin(sp) == -1)
 		return (-1);
 	return (spool_write_end(sp, sp->ops->update_delivery(sp, delivery_id,
-	    state, attempts, error, now_ms)));
+	    state, attempts, error, now_ms, 0)));
+}
+
+/*
+ * An attempt failed and the delivery stays pending: its next attempt is
+ * due at next_ms (wall clock), where a restart resumes it. The same one
+ * UPDATE as any outcome.
+ */
+int
+spool_retry_delivery(struct spool *sp, const char *delivery_id, int attempts,
+    const char *error, int64_t now_ms, int64_t next_ms)
+{
+	if (spool_write_begin(sp) == -1)
+		return (-1);
+	return (spool_write_end(sp, sp->ops->update_delivery(sp, delivery_id,
+	    DSTATE_PENDING, attempts, error, now_ms, next_ms)));
 }
 
 /*

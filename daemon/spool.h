@@ -42,7 +42,8 @@ struct spool_delivery {
 	int		 attempts;
 	int		 pilot;
 	const char	*fallback_of;	/* channel name, or NULL */
-	int64_t		 next_ms;	/* wall clock of the next attempt */
+	int64_t		 next_ms;	/* wall clock of the next attempt;
+					   0 or past: at once */
 	int		 level;		/* escalation level; 0: not one */
 	const char	*digest;	/* batch digest id, or NULL */
 };
@@ -109,9 +110,10 @@ struct spool_ops {
 		    const struct spool_delivery *, size_t);
 	int	(*add_delivery)(struct spool *, const char *notice_id,
 		    const struct spool_delivery *);
+	/* next_ms: the next attempt's wall clock; 0 leaves it as it is. */
 	int	(*update_delivery)(struct spool *, const char *delivery_id,
 		    enum spool_dstate, int attempts, const char *error,
-		    int64_t now_ms);
+		    int64_t now_ms, int64_t next_ms);
 	int	(*commit)(struct spool *);
 	/*
 	 * Make every committed transaction durable. Called from another
@@ -196,6 +198,9 @@ int		 spool_add_delivery(struct spool *, const char *notice_id,
 int		 spool_update_delivery(struct spool *, const char *delivery_id,
 		    enum spool_dstate, int attempts, const char *error,
 		    int64_t now_ms);
+int		 spool_retry_delivery(struct spool *, const char *delivery_id,
+		    int attempts, const char *error, int64_t now_ms,
+		    int64_t next_ms);
 int		 spool_commit(struct spool *);
 int		 spool_sync(struct spool *, char *err, size_t errlen);
 void		 spool_rollback(struct spool *);

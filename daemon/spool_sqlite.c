@@ -234,11 +234,14 @@ enum spool_sqlite_stmt {
 	STMT_COUNT
 };
 
-/* What an outcome sets, from ?2 (state) .. ?5 (now). */
+/*
+ * What an outcome sets, from ?2 (state) .. ?5 (now), and ?7: the wall clock
+ * of a retry's next attempt (null: the one planned stays).
+ */
 #define SPOOL_SQLITE_OUTCOME	"state = ?2, attempts = ?3," \
 	" last_error = coalesce(?4, last_error), updated_ms = ?5," \
 	" delivered_ms = CASE WHEN ?2 = 'delivered' THEN ?5" \
-	" ELSE delivered_ms END"
+	" ELSE delivered_ms END, next_ms = coalesce(?7, next_ms)"
 /*
  * The deliveries of id ?1 among those of the notices of id ?6: how one that
  * ended is found without an index on every delivery's id. A delivery id
@@ -527,7 +530,7 @@ static int	spool_sqlite_add_notice(struct spool *, const struct notice *,
 static int	spool_sqlite_add_delivery(struct spool *, const char *,
 		    const struct spool_delivery *);
 static int	spool_sqlite_update_delivery(struct spool *, const char *,
-		    enum spool_dstate, int, const char *, int64_t);
+		    enum spool_dstate, int, const char *, int64_t, int64_t);
 static int	spool_sqlite_commit(struct spool *);
 static int	spool_sqlite_sync(struct spool *, char *, size_t);
 static void	spool_sqlite_rollback(struct spool *);
@@ -606,7 +609,7 @@ static int	spool_sqlite_bind_delivery(sqlite3_stmt *,
 static int64_t	spool_sqlite_now_ms(void);
 static int	spool_sqlite_outcome(struct spool *, enum spool_sqlite_stmt,
 		    int64_t, const char *, enum spool_dstate, int,
-		    const char *, int64_t);
+		    const char *, int64_t, int64_t);
 static int	spool_sqlite_assign(struct spool *, enum spool_sqlite_stmt,
 		    int64_t, const char *, const char *);
 static int	spool_sqlite_pending_id(struct spool *, const char *,
@@ -1673,7 +1676,8 @@ spool_sqlite_add_delivery(struct spool *sp, const char *notice_id,
  */
 static int
 spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
-    enum spool_dstate state, int attempts, const char *error, int64_t now_ms)
+    enum spool_dstate state, int attempts, const char *error, int64_t now_ms,
+    int64_t next_ms)
 {
 	struct spool_sqlite *ss = sp->backend;
 	struct spool_sqlite_dseq *ds;
@@ -1683,7 +1687,7 @@ spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
 		return (-1);
 	if ((ds = spool_sqlite_dseq_find(ss, delivery_id)) != NULL) {
 		rv = spool_sqlite_outcome(sp, STMT_UPDATE_BY_SEQ, ds->seq,
-		    delivery_id, state, attempts, error, now_ms);
+		    delivery_id, state, attempts, error, now_ms, next_ms);
 		if (rv == -1)
 			return (-1);
 		/* Ended now, or the row is not that pending delivery. */
@@ -1693,7 +1697,7 @@ spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
 			return (0);
 	}
 	rv = spool_sqlite_outcome(sp, STMT_UPDATE_DELIVERY, 0, delivery_id,
-	    state, attempts, error, now_ms);
+	    state, attempts, error, now_ms, next_ms);
 	if (rv == 0) {
 		snprintf(sp->error, sizeof(sp->error), "cannot update delivery "
 		    "%s: no such delivery in the spool", delivery_id);
@@ -1704,12 +1708,12 @@ spool_sqlite_update_delivery(struct spool *sp, const char *delivery_id,
 
 /*
  * Run an outcome statement, 1 if it changed a row. ?6 is the seq (by
- * seq), or the notice's part of the id.
+ * seq), or the notice's part of the id; next_ms 0 binds ?7 null.
  */
 static int
 spool_sqlite_outcome(struct spool *sp, enum spool_sqlite_stmt which,
     int64_t seq, const char *id, enum spool_dstate state, int attempts,
-    const char *error, int64_t now_ms)
+    const char *error, int64_t now_ms, int64_t next_ms)
 {
 	struct spool_sqlite *ss = sp->backend;
 	sqlite3_stmt *st = ss->stmt[which];
@@ -1725,7 +1729,9 @@ spool_sqlite_outcome(struct spool *sp, enum spool_sqlite_stmt which,
 	    SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int(st, 3, attempts) != SQLITE_OK ||
 	    sqlite3_bind_text(st, 4, error, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, now_ms) != SQLITE_OK) {
+	    sqlite3_bind_int64(st, 5, now_ms) != SQLITE_OK ||
+	    (next_ms != 0 ? sqlite3_bind_int64(st, 7, next_ms) :
+	    sqlite3_bind_null(st, 7)) != SQLITE_OK) {
 		spool_sqlite_fail(sp, "cannot update delivery %s", id);
 		sqlite3_reset(st);
 		return (-1);

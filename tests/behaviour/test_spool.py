@@ -774,45 +774,118 @@ def test_damaged_spool_refused_untouched(sb):
 
 # --- 8. restart re-queues ----------------------------------------------------
 
-@pytest.mark.parametrize("klass", sorted(CLASSES))
-def test_restart_requeues_pending_delivery(sb, klass):
-    # deliver_within (realtime) would only add a "missed" warning here.
-    d = prepare(sb, exec_channel("hook", 75, retry='{ max = 10; '
-                                 'backoff = "1h"; backoff_max = "1h"; }'),
-                '{ name = "all"; match = { source = "*"; }; '
-                'channels = [ "hook" ]; }',
-                extra='policies = { batch = { window = "1s"; }; '
-                'realtime = { deliver_within = "1h"; }; };')
+# deliver_within (realtime) would only add a "missed" warning here.
+RESTART_POLICIES = ('policies = { batch = { window = "1s"; }; '
+                    'realtime = { deliver_within = "1h"; }; };')
+
+
+def _fail_once_then_stop(d, klass, nid):
+    """Publish nid to the failing channel hook, wait for its first
+    attempt to fail and be on record, stop the daemon (SIGTERM), mend the
+    channel; return (the delivery id the command saw, the wall-clock time
+    of the attempt and of the retry the spool planned, in seconds)."""
     d.start()
     c = d.client()
-    check_ok(c.request(notice(id="rq-1", priority=CLASSES[klass])))
+    check_ok(c.request(notice(id=nid, priority=CLASSES[klass])))
     wait_until(lambda: exec_attempts(d, "hook"), daemon=d,
-               what="first attempt of rq-1")
+               what="first attempt of %s" % nid)
 
     def recorded():
         check_spool_healthy(d)
-        return delivery_row(d, "rq-1/hook")["attempts"] == 1
+        return delivery_row(d, "%s/hook" % nid)["attempts"] == 1
     # The failed attempt is on record before the stop.
-    wait_until(recorded, daemon=d, what="attempts = 1 for rq-1/hook in "
-               "the spool")
+    wait_until(recorded, daemon=d, what="attempts = 1 for %s/hook in "
+               "the spool" % nid)
     d.stop()    # SIGTERM: exit 0 with the delivery pending
     first = exec_attempts(d, "hook")
-    did = expected_sb_delivery_id(d, klass, "rq-1", "hook")
-    assert [a[1:] for a in first] == [(1, did)], first
-    row = delivery_row(d, "rq-1/hook")
+    did = expected_sb_delivery_id(d, klass, nid, "hook")
+    assert [a[1:] for a in first] == [(1, did)], \
+        "one attempt before the stop (a slower stop than the retry's " \
+        "backoff would show two): %r" % first
+    row = delivery_row(d, "%s/hook" % nid)
     assert (row["state"], row["attempts"]) == ("pending", 1), row
     assert "75" in (row["last_error"] or ""), row
+    [(next_ms,)] = spool_rows(d, "SELECT next_ms FROM deliveries WHERE "
+                              "id = ?", ("%s/hook" % nid,))
     with open(d.path("fixed.hook"), "w"):
         pass
-    d.start()
-    wait_until(lambda: len(exec_attempts(d, "hook")) >= 2, daemon=d,
-               what="rq-1 tried again after the restart")
-    wait_until(lambda: delivery_row(d, "rq-1/hook")["state"] ==
-               "delivered", daemon=d, what="rq-1/hook delivered")
+    return did, first[0][0], next_ms / 1000.0
+
+
+def _delivered_second_time(d, nid, did):
+    wait_until(lambda: delivery_row(d, "%s/hook" % nid)["state"] ==
+               "delivered", daemon=d, what="%s/hook delivered" % nid)
     att = exec_attempts(d, "hook")
     assert [a[1:] for a in att] == [(1, did), (2, did)], \
         "the same delivery, its second attempt: %r" % att
     d.stop()
-    row = delivery_row(d, "rq-1/hook")
+    row = delivery_row(d, "%s/hook" % nid)
     assert (row["state"], row["attempts"]) == ("delivered", 2), row
     check_spool_healthy(d)
+    return att
+
+
+@pytest.mark.parametrize("klass", sorted(CLASSES))
+def test_restart_requeues_pending_delivery(sb, klass):
+    # A retry 2s..4s after the first attempt: the stop comes before it,
+    # the start after it, so the restart tries again at once.
+    d = prepare(sb, exec_channel("hook", 75, retry='{ max = 10; '
+                                 'backoff = "4s"; backoff_max = "4s"; }'),
+                '{ name = "all"; match = { source = "*"; }; '
+                'channels = [ "hook" ]; }', extra=RESTART_POLICIES)
+    did, _, next_s = _fail_once_then_stop(d, klass, "rq-1")
+    while time.time() < next_s + 0.2:
+        time.sleep(0.05)
+    d.start()
+    started = time.time()
+    wait_until(lambda: len(exec_attempts(d, "hook")) >= 2, daemon=d,
+               what="rq-1 tried again after the restart")
+    att = _delivered_second_time(d, "rq-1", did)
+    # At once, not after another backoff (2s at least).
+    assert att[1][0] - started < 1.5, \
+        "retried %.3fs after the restart; its backoff had ended while " \
+        "the daemon was down" % (att[1][0] - started)
+
+
+def test_restart_waits_out_retry_backoff(sb):
+    """A delivery waiting out a retry's backoff when the daemon stops
+    waits out the rest after the restart (deliveries.next_ms), instead of
+    being tried again at once: a failing channel gets no burst of retries
+    at every restart. (A flushed digest is sent again at once:
+    test_rules.py, test_restart_mid_batch_window.)"""
+    klass = "realtime"
+    d = prepare(sb, exec_channel("hook", 75, retry='{ max = 10; '
+                                 'backoff = "8s"; backoff_max = "8s"; }'),
+                '{ name = "all"; match = { source = "*"; }; '
+                'channels = [ "hook" ]; }', extra=RESTART_POLICIES)
+    did, first_s, next_s = _fail_once_then_stop(d, klass, "bw-1")
+    # The spool planned the retry 4s..8s (equal jitter) after the attempt;
+    # the outcome is written a moment after the command exits.
+    assert first_s + 4 - 0.05 <= next_s <= first_s + 8 + 2, \
+        "next_ms %.3f is not 4s..8s after the attempt at %.3f" % \
+        (next_s, first_s)
+    offset = d.log_size()
+    d.start()
+    up = time.time()
+    assert up < next_s - 1, "the restart took until %.3fs before the " \
+        "retry was due; too slow to tell a wait from none" % (next_s - up)
+    log = d.log_since(offset)
+    assert "resumed id=%s channel=hook attempts=1 retry_at_ms=" % did in \
+        log, "no resumed line for %s:\n%s" % (did, log[-3000:])
+    # Nothing until the retry is due (0.5s short of it, for the timer).
+    while time.time() < next_s - 0.5:
+        assert len(exec_attempts(d, "hook")) == 1, \
+            "tried again %.3fs after the restart, %.3fs before its " \
+            "backoff ended: %r" % (time.time() - up, next_s - time.time(),
+                                   exec_attempts(d, "hook"))
+        assert d.alive(), d.log_tail()
+        time.sleep(0.1)
+    wait_until(lambda: len(exec_attempts(d, "hook")) >= 2, daemon=d,
+               timeout=next_s - time.time() + 20,
+               what="%s tried again when its backoff ended" % did)
+    att = _delivered_second_time(d, "bw-1", did)
+    late = att[1][0] - next_s
+    print("%s: retried %.3fs after the restart, %.3fs after next_ms" %
+          (klass, att[1][0] - up, late))
+    assert late >= -0.02, "retried %.3fs before next_ms" % -late
+    assert late < 10, "retried %.3fs after next_ms" % late

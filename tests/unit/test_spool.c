@@ -535,6 +535,74 @@ test_update_lifecycle(void **state)
 }
 
 /*
+ * A retry records when its next attempt is due (next_ms, wall clock), and
+ * load_pending hands it back for the restart to wait for: through the row
+ * the backend remembers, and by id after a reopen. Other outcomes leave
+ * it as it was.
+ */
+static void
+test_retry_next_ms(void **state)
+{
+	static const char *const ch[] = { "mail", "chat" };
+	struct fixture *fx = *state;
+	struct loaded l;
+	struct spool *sp;
+	char row[256];
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-1", 1000, ch, 2), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(spool_retry_delivery(sp, "n-1/mail", 1, "HTTP 503",
+	    2000, 6000), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	load(sp, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.deliveries[0], "n-1/mail channel=mail route=r1 "
+	    "fallback_of=- attempts=1 pilot=0 next=6000; n-1/chat "
+	    "channel=chat route=r1 fallback_of=- attempts=0 pilot=0 "
+	    "next=1000");
+	/* A pending outcome that names no time keeps the one planned. */
+	assert_int_equal(spool_update_delivery(sp, "n-1/chat", DSTATE_PENDING,
+	    1, "busy", 2100), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+
+	/* Reopened without a load: the rows are found by id. */
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(spool_retry_delivery(sp, "n-1/chat", 2, "busy again",
+	    7000, 15000), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	load(sp, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.deliveries[0], "n-1/mail channel=mail route=r1 "
+	    "fallback_of=- attempts=1 pilot=0 next=6000; n-1/chat "
+	    "channel=chat route=r1 fallback_of=- attempts=2 pilot=0 "
+	    "next=15000");
+	/* Loaded: the next retry goes through the remembered row. */
+	assert_int_equal(spool_retry_delivery(sp, "n-1/mail", 2, NULL, 8000,
+	    24000), 0);
+	assert_int_equal(spool_update_delivery(sp, "n-1/chat",
+	    DSTATE_DELIVERED, 3, NULL, 16000), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	load(sp, &l);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.deliveries[0], "n-1/mail channel=mail route=r1 "
+	    "fallback_of=- attempts=2 pilot=0 next=24000");
+	/* A retry of a delivery the spool does not have is refused alone. */
+	assert_int_equal(spool_retry_delivery(sp, "n-2/mail", 1, "x", 9000,
+	    10000), -1);
+	assert_string_equal(sp->error, "cannot update delivery n-2/mail: no "
+	    "such delivery in the spool");
+	spool_close(sp);
+	sql_text(fx->path, "SELECT group_concat(id || ':' || state || ':' || "
+	    "attempts || ':' || coalesce(last_error, '-') || ':' || "
+	    "updated_ms || ':' || next_ms, ' ') FROM (SELECT * FROM "
+	    "deliveries ORDER BY seq)", row, sizeof(row));
+	assert_string_equal(row, "n-1/mail:pending:2:HTTP 503:8000:24000 "
+	    "n-1/chat:delivered:3:busy again:16000:15000");
+}
+
+/*
  * An outcome for a delivery that ended already changes the last one of
  * that id, found through its notice; a resent notice's pending delivery
  * of the same id comes first.
@@ -2735,6 +2803,7 @@ main(void)
 		T(test_rollback_keeps_nothing),
 		T(test_update_lifecycle),
 		T(test_update_ended),
+		T(test_retry_next_ms),
 		T(test_rollback_forgets_rows),
 		T(test_failed_write_fails_the_pass),
 		T(test_seen_window),
