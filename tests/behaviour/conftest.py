@@ -48,8 +48,8 @@ def pytest_runtest_makereport(item, call):
 def close_stray_sockets():
     """After each test file, close the ZeroMQ sockets it left open on the
     shared context: each would otherwise go on reconnecting to a daemon
-    long gone, and hundreds of them slow the test process's I/O thread
-    until later tests time out."""
+    long gone. (What once made later daemons seem not to answer was not
+    these but a monitor blocking libzmq's threads: see sbtest.Socket.)"""
     yield
     for s in list(sbtest.CTX._sockets):
         if not s.closed:

@@ -9,6 +9,7 @@ Nothing here measures wall-clock speed: every wait is a hang guard with a
 generous limit, so that the same tests pass under ASan on a small machine.
 """
 
+import itertools
 import json
 import os
 import re
@@ -54,7 +55,55 @@ if VALGRIND:
     REPLY_TIMEOUT *= 4
     WAIT_TIMEOUT *= 4
 
-CTX = zmq.Context.instance()
+
+class Socket(zmq.Socket):
+    """A socket whose monitor cannot wedge the test process.
+
+    libzmq sends monitor events with a blocking send from whichever
+    thread notices the event, often its I/O or reaper thread. If the
+    reader (the PAIR from get_monitor_socket) is closed while the
+    monitored socket lives on, or its pipe fills because nobody reads
+    it, that thread blocks for ever: no socket of the context connects,
+    sends or is reaped again, and every later daemon seems not to
+    answer. So the reader's pipe is unbounded, and the monitor is
+    stopped, while its reader is still open, before either end closes.
+    """
+
+    _watched = None  # on a monitor's reader: the socket it reports on
+
+    def get_monitor_socket(self, events=None, addr=None):
+        if self._monitor_socket is not None and \
+                not self._monitor_socket.closed:
+            return self._monitor_socket
+        if addr is None:
+            addr = "inproc://sbtest-monitor-%d" % next(_MONITOR_IDS)
+        self.monitor(addr, zmq.EVENT_ALL if events is None else events)
+        mon = self.context.socket(zmq.PAIR)
+        mon.setsockopt(zmq.LINGER, 0)
+        mon.setsockopt(zmq.RCVHWM, 0)  # set before connect to count
+        mon.connect(addr)
+        mon._watched = self
+        self._monitor_socket = mon
+        return mon
+
+    def close(self, linger=None):
+        if not self.closed:
+            watched = self._watched
+            if watched is not None and not watched.closed and \
+                    watched._monitor_socket is self:
+                watched.disable_monitor()
+            mon = self._monitor_socket
+            if mon is not None and not mon.closed:
+                self.disable_monitor()
+        super().close(linger=linger)
+
+
+class Context(zmq.Context):
+    _socket_class = Socket
+
+
+_MONITOR_IDS = itertools.count()
+CTX = Context()
 
 
 def free_tcp_port():
