@@ -508,9 +508,9 @@ dispatch_enqueue_at(struct delivery *d, int64_t next_ms)
 		deadline_arm(dsp.dues, &d->due, deadline_monotonic_ms() +
 		    pol.deliver_within_ms, dispatch_missed_cb, d);
 	if (wait > 0) {
-		log_info("resumed id=%s channel=%s attempts=%d retry_at_ms=%lld "
-		    "(the backoff from before the restart)", d->id,
-		    d->channel->name, d->attempts,
+		log_info("resumed id=%s channel=%s attempts=%d "
+		    "retry_at_ms=%lld (the backoff from before the restart)",
+		    d->id, d->channel->name, d->attempts,
 		    (long long)(deadline_wall_ms() + wait));
 		deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() +
 		    wait, dispatch_retry_cb, d);
