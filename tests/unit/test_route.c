@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "config_harness.h"
+#include "route_harness.h"
 #include "notice.h"
 #include "route.h"
 
@@ -65,7 +65,7 @@ static int
 setup(void **state)
 {
 	(void)state;
-	cf = config_harness_load(routes_conf);
+	cf = route_harness_config(routes_conf);
 	return (0);
 }
 
@@ -82,15 +82,7 @@ static void
 notice_set(const char *id, const char *source, char **audience,
     size_t naudience)
 {
-	memset(&n, 0, sizeof(n));
-	snprintf(n.id, sizeof(n.id), "%s", id);
-	n.source = (char *)source;
-	n.audience = audience;
-	n.naudience = naudience;
-	n.priority = PRIORITY_NORMAL;
-	n.goal = GOAL_INFORM;
-	n.class_hint = CLASS_NONE;
-	n.class = CLASS_BATCH;
+	route_harness_notice(&n, id, source, audience, naudience, CLASS_BATCH);
 }
 
 /* Target i goes to channel name, for route rname. */
@@ -317,7 +309,7 @@ test_targets_max(void **state)
 	for (i = 0; i < ROUTE_TARGETS_MAX; i++)
 		p += sprintf(p, "%s\"ch%d\"", i > 0 ? ", " : "", i);
 	sprintf(p, " ]; } );\n");
-	big = config_harness_load(text);
+	big = route_harness_config(text);
 	free(text);
 	notice_set("n-9", "web", AUD("public"));
 	assert_int_equal(route_notice(big, &n, &res), ROUTE_TARGETS_MAX);

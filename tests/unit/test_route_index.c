@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "config.h"
-#include "config_harness.h"
+#include "route_harness.h"
 #include "match.h"
 #include "notice.h"
 #include "route.h"
@@ -184,7 +184,7 @@ text_config(int nroutes)
 static struct config *
 load(const char *text)
 {
-	struct config *c = config_harness_load(text);
+	struct config *c = route_harness_config(text);
 
 	assert_non_null(c->route_index);
 	return (c);
@@ -316,15 +316,7 @@ static void
 notice_set(const char *source, char **audience, size_t naudience,
     enum notice_class class)
 {
-	memset(&n, 0, sizeof(n));
-	strcpy(n.id, "n-1");
-	n.source = (char *)source;
-	n.audience = audience;
-	n.naudience = naudience;
-	n.priority = PRIORITY_NORMAL;
-	n.goal = GOAL_INFORM;
-	n.class_hint = CLASS_NONE;
-	n.class = class;
+	route_harness_notice(&n, "n-1", source, audience, naudience, class);
 }
 
 /*

@@ -1,13 +1,14 @@
 /*
- * config_harness.h: a config loaded from text, for the unit tests that
- * need a real one (test_route.c, test_route_index.c).
+ * route_harness.h: a config loaded from text and a notice to route, for
+ * the unit tests of routing (test_route.c, test_route_index.c).
  */
-#ifndef CONFIG_HARNESS_H
-#define CONFIG_HARNESS_H
+#ifndef ROUTE_HARNESS_H
+#define ROUTE_HARNESS_H
 
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -15,10 +16,11 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "notice.h"
 
 /* Write text to a temporary file and load it; fails the test on error. */
 static inline struct config *
-config_harness_load(const char *text)
+route_harness_config(const char *text)
 {
 	struct config_errors errs = { .n = 0 };
 	char path[] = "/tmp/test-config-XXXXXX.conf";
@@ -41,4 +43,20 @@ config_harness_load(const char *text)
 	return (c);
 }
 
-#endif /* CONFIG_HARNESS_H */
+/* *n as a classified notice; the strings stay the caller's. */
+static inline void
+route_harness_notice(struct notice *n, const char *id, const char *source,
+    char **audience, size_t naudience, enum notice_class class)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->id, sizeof(n->id), "%s", id);
+	n->source = (char *)source;
+	n->audience = audience;
+	n->naudience = naudience;
+	n->priority = PRIORITY_NORMAL;
+	n->goal = GOAL_INFORM;
+	n->class_hint = CLASS_NONE;
+	n->class = class;
+}
+
+#endif /* ROUTE_HARNESS_H */
