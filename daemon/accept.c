@@ -233,9 +233,15 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 	}
 	nd = dispatch_plan(n, &a->res, sd, ids, ROUTE_TARGETS_MAX);
 	if (spool_add_notice(acc.spool, n, sd, nd) == -1) {
-		envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
-		    "the spool cannot be written (%s); the notice was not "
-		    "accepted, try again later", acc.spool->error);
+		if (acc.spool->refused)
+			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+			    "%s; the notice was not accepted: try again once "
+			    "that delivery has ended, or use a new id",
+			    acc.spool->error);
+		else
+			envelope_error_set(&err, SB_ERR_UNAVAILABLE, NULL,
+			    "the spool cannot be written (%s); the notice was "
+			    "not accepted, try again later", acc.spool->error);
 		goto reject;
 	}
 	/* For reports: the notices a cap demoted (docs/report.md). */

@@ -162,15 +162,20 @@ channel_has_room(const struct channel *ch)
 	    (size_t)ch->conf->queue_max_bytes);
 }
 
+/* The parsed fields take about as much as the canonical JSON. */
+size_t
+notice_held_bytes(const struct notice *n)
+{
+	return (sizeof(*n) + 2 * n->json_len);
+}
+
 size_t
 delivery_held_bytes(const struct delivery *d)
 {
-	const struct notice *n = d->notice;
 	size_t bytes = sizeof(*d) + d->nitems * sizeof(*d->items);
 
-	/* The parsed fields take about as much as the canonical JSON. */
-	if (n != NULL)
-		bytes += sizeof(*n) + 2 * n->json_len;
+	if (d->notice != NULL)
+		bytes += notice_held_bytes(d->notice);
 	return (bytes);
 }
 

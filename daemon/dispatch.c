@@ -229,10 +229,12 @@ dispatch_has_room(const struct route_result *res, char *why, size_t len)
 	for (i = 0; i < res->ntargets; i++) {
 		ch = dsp.channels[res->targets[i].channel];
 		if (!channel_has_room(ch)) {
+			/* Counted as channel_has_room() counts them. */
 			snprintf(why, len, "channel '%s' is full (%d queued, "
 			    "queue_max %d; %zu bytes held, queue_max_bytes "
 			    "%d); try again later", ch->name, ch->queued +
-			    ch->inflight, ch->conf->queue_max, ch->held_bytes,
+			    ch->inflight + ch->reserved, ch->conf->queue_max,
+			    ch->held_bytes + ch->reserved_bytes,
 			    ch->conf->queue_max_bytes);
 			return (-1);
 		}
@@ -250,8 +252,7 @@ dispatch_reserve(const struct notice *n, const struct route_result *res,
     int sign)
 {
 	struct channel *ch;
-	size_t i, bytes = sizeof(struct delivery) + sizeof(*n) +
-	    2 * n->json_len;
+	size_t i, bytes = sizeof(struct delivery) + notice_held_bytes(n);
 
 	for (i = 0; i < res->ntargets; i++) {
 		ch = dsp.channels[res->targets[i].channel];
@@ -724,6 +725,7 @@ dispatch_handover(struct delivery *d)
 	struct delivery *f;
 	struct spool_delivery sd;
 	size_t i, n, handed = 0;
+	int rc;
 
 	n = dispatch_fallbacks(d, &fb);
 	for (i = 0; i < n; i++) {
@@ -742,13 +744,19 @@ dispatch_handover(struct delivery *d)
 		sd.channel = f->channel->name;
 		sd.route = d->route ? d->route->name : NULL;
 		sd.fallback_of = d->channel->name;
-		if (spool_add_delivery(dsp.spool, d->notice->id, &sd) == -1) {
+		rc = spool_add_delivery(dsp.spool, d->notice->id, &sd);
+		if (rc == -1 && dsp.spool->refused) {
 			/* Handed over before (a restart since): not again. */
 			log_info("fallback %s skipped: %s", f->id,
 			    dsp.spool->error);
 			delivery_free(f);
+			handed++;
 			continue;
 		}
+		/* Not kept by a failing spool: it goes all the same. */
+		if (rc == -1)
+			log_warnx("fallback %s not spooled, sent all the same: "
+			    "%s", f->id, dsp.spool->error);
 		log_info("fallback id=%s from=%s to=%s", d->notice->id,
 		    d->channel->name, f->channel->name);
 		dispatch_enqueue(f);

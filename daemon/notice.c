@@ -235,8 +235,10 @@ notice_json_time(int64_t when_ms, char *out, size_t len)
 		sec--;
 	}
 	if ((int64_t)sec != cached_sec) {
-		gmtime_r(&sec, &tm);
-		strftime(cached, sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm);
+		/* A year past 9999 (a damaged spool row) does not fit. */
+		if (gmtime_r(&sec, &tm) == NULL || strftime(cached,
+		    sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
+			cached[0] = '\0';
 		cached_sec = (int64_t)sec;
 	}
 	/* ".mmmZ" by hand: snprintf cost as much as the rest of the time. */

@@ -111,7 +111,7 @@ static void		route_walk_probe(struct route_walk *,
 static int
 route_glob_rank(const struct glob *g, int empty)
 {
-	size_t len = g->kind == GLOB_ANY ? 0 : g->len;
+	size_t len = g->len;		/* 0 for GLOB_ANY */
 
 	if (len == 0 && !empty)
 		return (-1);
@@ -194,8 +194,7 @@ route_postings_add(struct route_posting *out, const struct route *r,
 		    r->match.tags[tag].key;
 		out[j].key.text = g->pattern;
 		out[j].key.exact = g->kind == GLOB_EXACT;
-		out[j].key.len = g->kind == GLOB_EXACT ? strlen(g->pattern) :
-		    g->kind == GLOB_ANY ? 0 : g->len;
+		out[j].key.len = g->len;	/* its fixed start, all of it */
 		out[j].route = i;
 	}
 	return (n);

@@ -94,6 +94,7 @@ spool_write_begin(struct spool *sp)
 static int
 spool_write_end(struct spool *sp, int rv)
 {
+	sp->refused = (rv == SPOOL_REFUSED);
 	if (rv == 0) {
 		sp->in_txn = 1;
 		return (0);

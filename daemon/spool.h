@@ -178,6 +178,9 @@ struct spool {
 	void			*backend;	/* the backend's own state */
 	int			 in_txn;	/* the pass has written */
 	int			 txn_failed;	/* a write of it failed */
+	int			 refused;	/* the last write was refused
+						   (SPOOL_REFUSED): error says
+						   why; nothing failed */
 	char			 error[256];	/* last failure, for people */
 	uint64_t		 commits;
 	uint64_t		 failures;

@@ -467,6 +467,8 @@ struct spool_sqlite_ckpt {
 	int		 yielding;	/* under lock: the loop waits for
 					   one before its transaction */
 	int		 declined;	/* under lock: it waited in vain */
+	struct timespec	 busy_until;	/* the loop's: the end of its wait
+					   for a RESTART, in one busy spell */
 	atomic_int	 yield;		/* the thread asks the loop to */
 	atomic_int	 pages;		/* the WAL's length at the last
 					   commit */
@@ -594,6 +596,7 @@ static void	spool_sqlite_ckpt_report(struct spool_sqlite_ckpt *, int, int,
 static void	spool_sqlite_ckpt_yield(struct spool_sqlite_ckpt *);
 static int	spool_sqlite_wal_cb(void *, sqlite3 *, const char *, int);
 static int	spool_sqlite_busy_cb(void *, int);
+static void	spool_sqlite_until(struct timespec *, long);
 static void	spool_sqlite_unreadable(struct spool_sqlite *, char *, size_t,
 		    const char *);
 static void	spool_sqlite_reason(sqlite3 *, char *, size_t);
@@ -620,6 +623,7 @@ static int	spool_sqlite_dseq_cmp(const struct spool_sqlite_dseq *,
 		    const struct spool_sqlite_dseq *);
 static struct spool_sqlite_dseq *spool_sqlite_dseq_find(struct spool_sqlite *,
 		    const char *);
+static void	spool_sqlite_dseqs_lost(struct spool_sqlite *);
 static void	spool_sqlite_dseq_add(struct spool_sqlite *, const char *,
 		    int64_t);
 static void	spool_sqlite_dseq_remove(struct spool_sqlite *,
@@ -1058,6 +1062,7 @@ spool_sqlite_ckpt_start(struct spool_sqlite *ss, enum spool_sync sync,
     char *err, size_t errlen)
 {
 	struct spool_sqlite_ckpt *ck = &ss->ckpt;
+	pthread_condattr_t attr;
 	sigset_t all, old;
 	char why[256];
 	int rc;
@@ -1079,7 +1084,14 @@ spool_sqlite_ckpt_start(struct spool_sqlite *ss, enum spool_sync sync,
 		pthread_mutex_destroy(&ck->lock);
 		goto fail;
 	}
-	if ((rc = pthread_cond_init(&ck->restarted, NULL)) != 0) {
+	/* The loop's waits on it are timed on the monotonic clock. */
+	if ((rc = pthread_condattr_init(&attr)) == 0) {
+		if ((rc = pthread_condattr_setclock(&attr,
+		    CLOCK_MONOTONIC)) == 0)
+			rc = pthread_cond_init(&ck->restarted, &attr);
+		pthread_condattr_destroy(&attr);
+	}
+	if (rc != 0) {
 		pthread_cond_destroy(&ck->wake);
 		pthread_mutex_destroy(&ck->lock);
 		goto fail;
@@ -1314,10 +1326,7 @@ spool_sqlite_ckpt_yield(struct spool_sqlite_ckpt *ck)
 	    !atomic_load_explicit(&ck->yield, memory_order_relaxed))
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_nsec += SPOOL_SQLITE_YIELD_MS * 1000000L;
-	until.tv_sec += until.tv_nsec / 1000000000L;
-	until.tv_nsec %= 1000000000L;
+	spool_sqlite_until(&until, SPOOL_SQLITE_YIELD_MS);
 	pthread_mutex_lock(&ck->lock);
 	ck->yielding = 1;
 	pthread_cond_signal(&ck->wake);
@@ -1337,6 +1346,16 @@ spool_sqlite_ckpt_yield(struct spool_sqlite_ckpt *ck)
 	    " declined=yes" : "");
 }
 
+/* *until: ms from now on the monotonic clock, for the waits on restarted. */
+static void
+spool_sqlite_until(struct timespec *until, long ms)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_nsec += ms * 1000000L;
+	until->tv_sec += until->tv_nsec / 1000000000L;
+	until->tv_nsec %= 1000000000L;
+}
+
 /*
  * The loop's busy handler. While the checkpointer may hold the write lock
  * for its RESTART, wait for it: that is short, and failing the pass would
@@ -1347,24 +1366,21 @@ static int
 spool_sqlite_busy_cb(void *arg, int tries)
 {
 	struct spool_sqlite_ckpt *ck = arg;
-	struct timespec until;
 	int waited = 0;
 
 	/*
-	 * Bounded: the RESTART may itself wait for a reader this loop holds;
-	 * past the bound the write fails like any locked write instead of
-	 * the two waiting on each other for ever.
+	 * Bounded, for the whole busy spell (from its first try): the
+	 * RESTART may itself wait for a reader this loop holds; past the
+	 * bound the write fails like any locked write instead of the two
+	 * waiting on each other for ever.
 	 */
 	if (ck->running) {
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_nsec += 100 * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		if (tries == 0)
+			spool_sqlite_until(&ck->busy_until,
+			    SPOOL_SQLITE_YIELD_MS);
 		pthread_mutex_lock(&ck->lock);
 		while (ck->restarting && pthread_cond_timedwait(&ck->restarted,
-		    &ck->lock, &until) == 0)
+		    &ck->lock, &ck->busy_until) == 0)
 			waited = 1;
 		pthread_mutex_unlock(&ck->lock);
 	}
@@ -1648,6 +1664,15 @@ spool_sqlite_add_delivery(struct spool *sp, const char *notice_id,
 
 	if (spool_sqlite_begin(sp) == -1)
 		return (-1);
+	switch (spool_sqlite_pending_id(sp, d->id, notice_id)) {
+	case -1:
+		return (-1);
+	case 1:
+		/* A fallback made again after a restart, say: once is all. */
+		snprintf(sp->error, sizeof(sp->error), "delivery %s not "
+		    "stored: it is pending already", d->id);
+		return (SPOOL_REFUSED);
+	}
 	if (spool_sqlite_bind_delivery(st, d, spool_sqlite_now_ms()) == -1 ||
 	    sqlite3_bind_text(st, 2, notice_id, -1, SQLITE_STATIC) !=
 	    SQLITE_OK) {
@@ -2879,6 +2904,21 @@ spool_sqlite_dseq_find(struct spool_sqlite *ss, const char *id)
 	return (RB_FIND(spool_sqlite_dseqs, &ss->dseqs, &key));
 }
 
+/*
+ * Memory ran out for the map of pending rows: from now on a pending id is
+ * looked up in SQLite too (spool_sqlite_pending_id), a statement a
+ * delivery. Said once.
+ */
+static void
+spool_sqlite_dseqs_lost(struct spool_sqlite *ss)
+{
+	if (!ss->dseqs_partial)
+		log_warnx("spool: out of memory for the map of pending "
+		    "deliveries; pending ids are looked up in the spool from "
+		    "now on");
+	ss->dseqs_partial = 1;
+}
+
 /* Remember the row of a pending delivery; out of memory, do without. */
 static void
 spool_sqlite_dseq_add(struct spool_sqlite *ss, const char *id, int64_t seq)
@@ -2887,7 +2927,7 @@ spool_sqlite_dseq_add(struct spool_sqlite *ss, const char *id, int64_t seq)
 	size_t len = strlen(id) + 1;
 
 	if ((ds = malloc(sizeof(*ds) + len)) == NULL) {
-		ss->dseqs_partial = 1;
+		spool_sqlite_dseqs_lost(ss);
 		return;
 	}
 	ds->id = memcpy(ds + 1, id, len);
@@ -2895,7 +2935,7 @@ spool_sqlite_dseq_add(struct spool_sqlite *ss, const char *id, int64_t seq)
 	if ((old = RB_FIND(spool_sqlite_dseqs, &ss->dseqs, ds)) != NULL)
 		spool_sqlite_dseq_remove(ss, old);
 	if (spool_sqlite_undo_push(ss, ds, 1) == -1) {
-		ss->dseqs_partial = 1;
+		spool_sqlite_dseqs_lost(ss);
 		free(ds);
 		return;
 	}
@@ -2910,7 +2950,7 @@ spool_sqlite_dseq_remove(struct spool_sqlite *ss, struct spool_sqlite_dseq *ds)
 	switch (spool_sqlite_undo_push(ss, ds, 0)) {
 	case -1:
 		/* A rollback cannot bring it back now. */
-		ss->dseqs_partial = 1;
+		spool_sqlite_dseqs_lost(ss);
 		/* FALLTHROUGH */
 	case 0:
 		free(ds);

@@ -1,6 +1,7 @@
 /*
  * route_harness.h: a config loaded from text and a notice to route, for
- * the unit tests of routing (test_route.c, test_route_index.c).
+ * the unit tests of routing (test_match.c, test_route.c,
+ * test_route_index.c).
  */
 #ifndef ROUTE_HARNESS_H
 #define ROUTE_HARNESS_H

@@ -18,6 +18,7 @@
 
 #include "adapter_harness.h"
 #include "breaker.h"
+#include "deadline.h"
 #include "spool.h"
 
 /* The scripted adapter: what deliveries and probes do. */
@@ -312,6 +313,39 @@ spells_of(const char *path, char *buf, size_t len)
 }
 
 /*
+ * Every spell's times: the crashed one (opened at 1000) ended at the start,
+ * the others opened and ended in order between from_ms and to_ms.
+ */
+static void
+spell_times_within(const char *path, int64_t from_ms, int64_t to_ms)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t opened, closed, last = from_ms;
+	int rows = 0;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+	    NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT opened_ms, closed_ms "
+	    "FROM breaker_openings ORDER BY seq", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		opened = sqlite3_column_int64(st, 0);
+		closed = sqlite3_column_int64(st, 1);
+		if (rows++ == 0)
+			assert_int_equal(opened, 1000);
+		else {
+			assert_true(opened >= last);
+			assert_true(closed >= opened);
+		}
+		assert_true(closed >= from_ms && closed <= to_ms);
+		last = closed;
+	}
+	assert_int_equal(rows, 3);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/*
  * The spool learns of every spell: one row when it opens (half-open and
  * open again is the same spell), closed_ms when a probe closes it or the
  * channel stops; a start ends what a crashed daemon left open.
@@ -323,6 +357,7 @@ test_records_spells(void **state)
 	struct channel *ch;
 	struct spool *sp;
 	char path[128], err[256], got[1024];
+	int64_t from_ms = deadline_wall_ms();
 
 	snprintf(path, sizeof(path), "%s/spool.db", h->dir);
 	sp = spool_open("sqlite", path, SPOOL_SYNC_OFF, err, sizeof(err));
@@ -363,6 +398,7 @@ test_records_spells(void **state)
 	spells_of(path, got, sizeof(got));
 	assert_string_equal(got, "hook:closed:crashed "
 	    "hook:closed:scripted failure hook:closed:scripted failure");
+	spell_times_within(path, from_ms, deadline_wall_ms());
 	breaker_init(NULL);
 	spool_close(sp);
 }

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "match.h"
 #include "notice.h"
+#include "route_harness.h"
 
 #define AUD(...)	(char *[]){ __VA_ARGS__ }, \
 			sizeof((char *[]){ __VA_ARGS__ }) / sizeof(char *)
@@ -73,15 +74,8 @@ static void
 notice_set(struct notice *n, const char *source, char **audience,
     size_t naudience)
 {
-	memset(n, 0, sizeof(*n));
-	strcpy(n->id, "n-1");
-	n->source = (char *)source;
-	n->audience = audience;
-	n->naudience = naudience;
-	n->priority = PRIORITY_NORMAL;
-	n->goal = GOAL_INFORM;
-	n->class_hint = CLASS_NONE;
-	n->class = CLASS_BATCH;
+	route_harness_notice(n, "n-1", source, audience, naudience,
+	    CLASS_BATCH);
 }
 
 /* A match compiled from a one-line group; fails the test on error. */

@@ -760,11 +760,33 @@ test_failed_write_fails_the_pass(void **state)
 	assert_string_equal(sp->error, "delivery n-q/x not stored: it exists "
 	    "already, or notice n-q does not");
 	assert_int_equal(sp->txn_failed, 0);
+	assert_int_equal(sp->refused, 1);
 	assert_int_equal(add(sp, "n-d", 1003, ch, 1), 0);
+	assert_int_equal(sp->refused, 0);
 	assert_int_equal(spool_commit(sp), 0);
 	assert_int_equal(spool_seen(sp, "n-d", 0, &seen), 1);
 	assert_int_equal(sp->failures, 0);	/* refusals are not */
 	assert_int_equal(sp->commits, 5);
+
+	/*
+	 * A fallback added later may not share the id of a pending one
+	 * either, whichever notice of that id it would join.
+	 */
+	d.id = "n-d/feed/pager";
+	d.channel = "pager";
+	d.fallback_of = "feed";
+	assert_int_equal(spool_add_delivery(sp, "n-d", &d), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(spool_add_delivery(sp, "n-d", &d), -1);
+	assert_int_equal(sp->refused, 1);
+	assert_string_equal(sp->error, "delivery n-d/feed/pager not stored: "
+	    "it is pending already");
+	assert_int_equal(sp->txn_failed, 0);
+	assert_int_equal(spool_update_delivery(sp, "n-d/feed",
+	    DSTATE_DELIVERED, 1, NULL, 5004), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM deliveries "
+	    "WHERE id = 'n-d/feed/pager'"), 1);
 	spool_close(sp);
 }
 
