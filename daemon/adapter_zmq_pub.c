@@ -16,6 +16,7 @@
 #include "adapter.h"
 #include "config.h"
 #include "log.h"
+#include "zmqio.h"
 
 #define ZMQ_PUB_SNDHWM_DEFAULT	10000
 #define ZMQ_PUB_ENDPOINTS_MAX	16
@@ -273,9 +274,8 @@ zmq_pub_deliver(struct channel *ch, struct delivery *d)
 		    "cannot encode the delivery (out of memory)");
 		return;
 	}
-	if (zmq_send(st->socket, ch->name, strlen(ch->name),
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-	    zmq_send(st->socket, payload, len, ZMQ_DONTWAIT) == -1) {
+	if (zmqio_send(st->socket, ch->name, strlen(ch->name), 1) == -1 ||
+	    zmqio_send(st->socket, payload, len, 0) == -1) {
 		snprintf(error, sizeof(error), "zmq_send: %s",
 		    zmq_strerror(zmq_errno()));
 		free(payload);

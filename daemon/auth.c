@@ -29,6 +29,7 @@
 #include "log.h"
 #include "notice.h"
 #include "reload.h"
+#include "zmqio.h"
 
 /* libzmq asks the handler bound here (RFC 27). */
 #define AUTH_ZAP_ENDPOINT	"inproc://zeromq.zap.01"
@@ -460,16 +461,13 @@ auth_socket_prepare(void *zsock, const struct config *cf, const char *kind,
 static void
 auth_zap_cb(evutil_socket_t fd, short what, void *arg)
 {
-	size_t len;
-	int events, n;
+	int n;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	for (n = 0; ; n++) {
-		len = sizeof(events);
-		if (zmq_getsockopt(auth.zap, ZMQ_EVENTS, &events, &len) == -1 ||
-		    !(events & ZMQ_POLLIN))
+		if (!(zmqio_events(auth.zap) & ZMQ_POLLIN))
 			return;
 		if (n == AUTH_ZAP_BATCH) {
 			event_active(auth.ev, EV_READ, 0);
@@ -489,7 +487,7 @@ auth_zap_one(void)
 
 	for (;;) {
 		zmq_msg_init(&part);
-		if (zmq_msg_recv(&part, auth.zap, ZMQ_DONTWAIT) == -1) {
+		if (zmqio_recv(auth.zap, &part) == -1) {
 			zmq_msg_close(&part);
 			break;
 		}
@@ -572,14 +570,13 @@ auth_zap_reply(zmq_msg_t *f, int n, const struct auth_verdict *v)
 {
 	const char *user = v->key != NULL ? v->user : "";
 
-	if (zmq_send(auth.zap, "1.0", 3, ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-	    zmq_send(auth.zap, n > 1 ? zmq_msg_data(&f[1]) : "",
-	    n > 1 ? zmq_msg_size(&f[1]) : 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) ==
-	    -1 || zmq_send(auth.zap, v->code, strlen(v->code), ZMQ_SNDMORE |
-	    ZMQ_DONTWAIT) == -1 || zmq_send(auth.zap, v->text, strlen(v->text),
-	    ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 || zmq_send(auth.zap, user,
-	    strlen(user), ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1 ||
-	    zmq_send(auth.zap, "", 0, ZMQ_DONTWAIT) == -1)
+	if (zmqio_send(auth.zap, "1.0", 3, 1) == -1 ||
+	    zmqio_send(auth.zap, n > 1 ? zmq_msg_data(&f[1]) : "",
+	    n > 1 ? zmq_msg_size(&f[1]) : 0, 1) == -1 ||
+	    zmqio_send(auth.zap, v->code, strlen(v->code), 1) == -1 ||
+	    zmqio_send(auth.zap, v->text, strlen(v->text), 1) == -1 ||
+	    zmqio_send(auth.zap, user, strlen(user), 1) == -1 ||
+	    zmqio_send(auth.zap, "", 0, 0) == -1)
 		log_warnx("ZAP handler: reply not sent: %s",
 		    zmq_strerror(errno));
 }

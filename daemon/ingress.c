@@ -27,6 +27,7 @@
 #include "config.h"
 #include "ingress.h"
 #include "log.h"
+#include "zmqio.h"
 
 /* How often a waiting reply is tried again when no edge says so. */
 #define INGRESS_RETRY_MS	5
@@ -258,8 +259,7 @@ ingress_read_cb(evutil_socket_t fd, short what, void *arg)
 	 * The sends above may have consumed the edge of new input: input
 	 * left over, or arrived since, is read on the next pass.
 	 */
-	if (more || (!in->paused && (zmq_getsockopt(s->zsock, ZMQ_EVENTS,
-	    &more, &(size_t){ sizeof(more) }) == 0) && (more & ZMQ_POLLIN)))
+	if (more || (!in->paused && (zmqio_events(s->zsock) & ZMQ_POLLIN)))
 		event_active(s->ev, EV_READ, 0);
 }
 
@@ -272,14 +272,11 @@ static size_t
 ingress_drain(struct ingress_sock *s, int *more)
 {
 	struct ingress *in = s->in;
-	size_t n = 0, len;
-	int events;
+	size_t n = 0;
 
 	*more = 0;
 	while (n < INGRESS_BATCH) {
-		len = sizeof(events);
-		if (zmq_getsockopt(s->zsock, ZMQ_EVENTS, &events, &len) == -1 ||
-		    !(events & ZMQ_POLLIN))
+		if (!(zmqio_events(s->zsock) & ZMQ_POLLIN))
 			return (n);
 		if (ingress_recv(s, &in->msgs[n]) == -1)
 			return (n);
@@ -299,15 +296,14 @@ static int
 ingress_recv(struct ingress_sock *s, struct ingress_msg *m)
 {
 	zmq_msg_t frame;
-	int have = 0, rc;
+	int have = 0;
 
 	memset(m, 0, sizeof(*m));
 	m->fire_and_forget = !s->is_router;
 	zmq_msg_init(&m->payload);
 	for (;;) {
 		zmq_msg_init(&frame);
-		rc = zmq_msg_recv(&frame, s->zsock, ZMQ_DONTWAIT);
-		if (rc == -1) {
+		if (zmqio_recv(s->zsock, &frame) == -1) {
 			zmq_msg_close(&frame);
 			if (!have) {
 				zmq_msg_close(&m->payload);
@@ -452,8 +448,7 @@ ingress_send(struct ingress_sock *s, zmq_msg_t *route, int nroute,
 	for (i = 0; i < nroute; i++) {
 		zmq_msg_init(&part);
 		zmq_msg_copy(&part, &route[i]);
-		if (zmq_msg_send(&part, s->zsock, ZMQ_SNDMORE |
-		    ZMQ_DONTWAIT) == -1) {
+		if (zmqio_msg_send(s->zsock, &part, 1) == -1) {
 			zmq_msg_close(&part);
 			if (errno == EAGAIN)
 				return (1);
@@ -464,7 +459,7 @@ ingress_send(struct ingress_sock *s, zmq_msg_t *route, int nroute,
 			return (0);
 		}
 	}
-	if (zmq_send(s->zsock, body, len, ZMQ_DONTWAIT) == -1) {
+	if (zmqio_send(s->zsock, body, len, 0) == -1) {
 		s->in->stats.replies_unroutable++;
 		log_warnx("reply lost after its routing frames: %s",
 		    zmq_strerror(errno));
@@ -507,15 +502,11 @@ static void
 ingress_recheck(struct ingress *in)
 {
 	struct ingress_sock *s;
-	size_t len;
-	int events;
 
 	if (in->paused)
 		return;
 	TAILQ_FOREACH(s, &in->socks, entry) {
-		len = sizeof(events);
-		if (s->ev != NULL && zmq_getsockopt(s->zsock, ZMQ_EVENTS,
-		    &events, &len) == 0 && (events & ZMQ_POLLIN))
+		if (s->ev != NULL && (zmqio_events(s->zsock) & ZMQ_POLLIN))
 			event_active(s->ev, EV_READ, 0);
 	}
 }

@@ -1,6 +1,12 @@
 """Ingress (SPEC §2): the ROUTER path answers DEALER and REQ clients exactly
 once each, under a burst far larger than one event-loop batch, over tcp and
-ipc; the PULL path delivers without replying and logs what it rejects."""
+ipc, and while signals rain on the daemon; the PULL path delivers without
+replying and logs what it rejects."""
+
+import os
+import signal
+import threading
+import time
 
 import pytest
 import zmq
@@ -12,6 +18,7 @@ FEED = 'feed = { type = "file"; path = "feed.jsonl"; queue_max = 20000; };'
 ALL_TO_FEED = '{ name = "all"; match = { source = "*"; }; ' \
     'channels = [ "feed" ]; }'
 LOAD_N = 10000
+SIG_N = 40000
 
 
 def test_req_client_gets_its_reply(sb):
@@ -96,3 +103,30 @@ def test_burst_each_replied_and_delivered_once(sb, transport):
     for x in lines:
         if x.get("digest"):
             assert x["count"] == len(x["items"]) <= 100, x["delivery_id"]
+
+
+def test_signals_during_a_burst_cut_no_message_short(sb):
+    """A signal (an exec channel's SIGCHLD, a reload's SIGHUP) can interrupt
+    libzmq between two frames of one message: every notice must still be
+    read whole and answered once. SIGPIPE stands in for them: the daemon
+    catches and ignores it, so it interrupts as they do and costs nothing."""
+    d = sb.start('sink = { type = "discard"; queue_max = 100000; };',
+                 '{ channels = [ "sink" ]; }')
+    c = d.client()
+    stop = threading.Event()
+
+    def pester():
+        while not stop.is_set():
+            os.kill(d.proc.pid, signal.SIGPIPE)
+            time.sleep(0.0001)
+
+    t = threading.Thread(target=pester)
+    t.start()
+    try:
+        replies = send_all(c, [notice(id="sig-%d" % i) for i in range(SIG_N)])
+    finally:
+        stop.set()
+        t.join()
+    bad = [r for r in replies.values() if not r.get("ok")]
+    assert not bad, "%d of %d refused, first %r" % (len(bad), SIG_N, bad[0])
+    assert d.alive()
