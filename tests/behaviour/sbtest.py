@@ -106,6 +106,12 @@ _MONITOR_IDS = itertools.count()
 CTX = Context()
 
 
+def links_mimalloc(binary):
+    out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, check=False).stdout
+    return b"libmimalloc" in out
+
+
 def free_tcp_port():
     """A loopback tcp port that nothing listens on (bind port 0)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -405,6 +411,9 @@ class Daemon:
         self._log = open(self.log_path, "wb")
         cmd = [DAEMON, "-f", "-c", self.config] + self.args
         if VALGRIND:
+            assert not links_mimalloc(DAEMON), \
+                "%s is linked with mimalloc, which memcheck cannot " \
+                "follow: make valgrind builds one without" % DAEMON
             cmd = VALGRIND_CMD + cmd
         self.proc = subprocess.Popen(
             cmd, cwd=self.dir, stdin=subprocess.DEVNULL,
