@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "notice.h"
+#include "secrets.h"
 
 /* Deliveries started per kick before yielding to other events. */
 #define CHANNEL_START_BATCH	256
@@ -109,6 +110,7 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 	if (ch->kick == NULL || conf->ops->start(ch, err, errlen) == -1) {
 		if (ch->kick != NULL)
 			event_free(ch->kick);
+		secrets_free(ch);
 		free(ch->name);
 		free(ch);
 		return (NULL);
@@ -117,6 +119,7 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 	    (ch->breaker = breaker_new(ch, err, errlen)) == NULL) {
 		conf->ops->stop(ch);
 		event_free(ch->kick);
+		secrets_free(ch);
 		free(ch->name);
 		free(ch);
 		return (NULL);
@@ -149,6 +152,7 @@ channel_free(struct channel *ch)
 		ch->done_cb(ch, d, OUTCOME_RETRYABLE, "channel stopped",
 		    ch->done_arg);
 	}
+	secrets_free(ch);
 	free(ch->name);
 	free(ch);
 }

@@ -113,6 +113,7 @@ struct channel_stats {
 
 struct batch;
 struct breaker;
+struct channel_secrets;
 
 /* Told of every outcome after the channel has counted it. */
 typedef void	(*channel_done_fn)(struct channel *, struct delivery *,
@@ -135,6 +136,7 @@ struct channel {
 	struct event		*kick;		/* starts queued work */
 	struct batch		*batch;		/* digest being collected */
 	struct breaker		*breaker;	/* with health_check */
+	struct channel_secrets	*secrets;	/* files read at start */
 	int			 deliveries;	/* live ones pointing here */
 	int			 reserved;	/* accepted, not yet committed */
 	size_t			 reserved_bytes;

@@ -25,6 +25,7 @@
 #include "notice.h"
 #include "render.h"
 #include "sb_protocol.h"
+#include "secrets.h"
 
 #define SMTP_RULES_MAX		256
 #define SMTP_ADDRS_MAX		64	/* per rule, per kind */
@@ -478,7 +479,7 @@ smtp_start_auth(struct smtp *sm, char *err, size_t errlen)
 
 	if (sm->args->auth_file == NULL)
 		return (0);
-	if (render_secret_read(sm->args->auth_file, &secret, &len, why,
+	if (secrets_read(sm->ch, sm->args->auth_file, &secret, &len, why,
 	    sizeof(why)) == -1) {
 		snprintf(err, errlen, "channel %s: auth_file: %s",
 		    sm->ch->name, why);

@@ -27,6 +27,7 @@
 #include "notice.h"
 #include "render.h"
 #include "sb_protocol.h"
+#include "secrets.h"
 
 #define WEBHOOK_BODY_KEEP	256	/* bytes of an answer kept */
 #define WEBHOOK_HEADERS_MAX	32
@@ -445,7 +446,7 @@ webhook_start_secrets(struct webhook *wh, char *err, size_t errlen)
 	size_t i, len;
 
 	if (a->url_file != NULL) {
-		if (render_secret_read(a->url_file, &wh->url, &len, why,
+		if (secrets_read(wh->ch, a->url_file, &wh->url, &len, why,
 		    sizeof(why)) == -1) {
 			snprintf(err, errlen, "channel %s: url_file: %s",
 			    wh->ch->name, why);
@@ -466,7 +467,7 @@ webhook_start_secrets(struct webhook *wh, char *err, size_t errlen)
 	for (i = 0; i < a->nheaders; i++) {
 		h = &a->headers[i];
 		v = h->value;
-		if (h->file != NULL && render_secret_read(h->file, &v, &len,
+		if (h->file != NULL && secrets_read(wh->ch, h->file, &v, &len,
 		    why, sizeof(why)) == -1) {
 			snprintf(err, errlen, "channel %s: header_files.%s: %s",
 			    wh->ch->name, h->name, why);

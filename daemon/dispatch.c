@@ -23,6 +23,7 @@
 #include "log.h"
 #include "notice.h"
 #include "route.h"
+#include "secrets.h"
 #include "spool.h"
 #include "tod.h"
 
@@ -930,6 +931,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 {
 	struct channel **chans, *prev;
 	struct delivery *d, *next;
+	const char *path;
 	size_t i, j;
 	void *args;
 
@@ -947,8 +949,13 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 	for (i = 0; i < conf->nchannels; i++) {
 		prev = dispatch_channel(conf->channels[i].name);
 		if (prev != NULL && config_channel_same(prev->conf,
-		    &conf->channels[i]))
-			continue;
+		    &conf->channels[i])) {
+			/* A rotated secret: the same channel, started anew. */
+			if ((path = secrets_changed(prev)) == NULL)
+				continue;
+			log_info("channel %s starts anew: its secret file %s "
+			    "changed", prev->name, path);
+		}
 		chans[i] = channel_new(dsp.base, &conf->channels[i], (int)i,
 		    dispatch_done_cb, NULL, err, errlen);
 		if (chans[i] == NULL) {

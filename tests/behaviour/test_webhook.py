@@ -1,8 +1,9 @@
 """webhook channels against a real HTTP server on 127.0.0.1 (fakes.HookServer):
 each format's payload, headers and secrets, templates and ack links, retry
 then success (500, 429 with Retry-After, a hang past the timeout, a dropped
-connection), a 400 that is permanent and goes to the fallback, and 1,000
-deliveries through one channel with at most concurrency connections open."""
+connection), a 400 that is permanent and goes to the fallback, 1,000
+deliveries through one channel with at most concurrency connections open,
+and secret files rotated under a running daemon and taken by a reload."""
 
 import hashlib
 import hmac
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from fakes import HookServer
+from sbstatus import OK, REFUSED, sbctl
 from sbtest import check_ok, cstr, ids_in, notice, outcomes, send_all, \
     wait_until
 
@@ -145,6 +147,68 @@ def test_template_and_anonymous(sb, hook):
     assert text.startswith("#### [urgent] hello\nfrom anonymous to dept:a, "
                            "staff:bob: B (realtime/0/t-1/t-1/hook)"), text
     assert "secret-app" not in hook.posts()[0].body.decode()
+
+
+def test_reload_takes_rotated_secrets(sb, hook):
+    """A reload re-reads a kept channel's secret files: a rotated token or
+    URL is used from the next delivery on (the channel starts anew, so
+    the log says which file changed); unchanged files keep the channel
+    as it is; a file the daemon cannot read now keeps the secret it has."""
+    d = start(sb, hook_channel("", extra='header_files = { Authorization = '
+                               '"auth.secret"; };')
+              .replace('url = "";', 'url_file = "hook.url";'),
+              files=[("auth.secret", "Bearer old-%s\n" % TOKEN),
+                     ("hook.url", hook.url("/old-s3cr3t") + "\n")])
+    sock = d.path("status.sock")
+    c = d.client()
+
+    def post_of(nid):
+        check_ok(c.request(notice(id=nid, priority="high")))
+        wait_until(lambda: any(p.headers["X-Switchboard-Delivery"] ==
+                               nid + "/hook" for p in hook.posts()),
+                   what="%s posted" % nid, daemon=d)
+        return [p for p in hook.posts()
+                if p.headers["X-Switchboard-Delivery"] == nid + "/hook"][0]
+
+    p = post_of("s-1")
+    assert p.path == "/old-s3cr3t"
+    assert p.headers["Authorization"] == "Bearer old-" + TOKEN
+    # Nothing changed: the channel is kept.
+    assert sbctl("reload", "-s", sock).returncode == OK
+    assert "starts anew" not in d.log()
+    # Rotated: both files.
+    write(d, "auth.secret", "Bearer new-%s\n" % TOKEN)
+    write(d, "hook.url", hook.url("/new-s3cr3t") + "\n")
+    r = sbctl("reload", "-s", sock)
+    assert r.returncode == OK, r.stderr
+    p = post_of("s-2")
+    assert p.path == "/new-s3cr3t"
+    assert p.headers["Authorization"] == "Bearer new-" + TOKEN
+    # The first file read that changed is named.
+    assert "channel hook starts anew: its secret file hook.url changed" \
+        in d.log(), d.log_tail(2000)
+    # Rotated to something unusable: the reload is refused, saying why,
+    # and the channel goes on with what it has.
+    write(d, "hook.url", "ftp://nowhere\n")
+    r = sbctl("reload", "-s", sock)
+    assert r.returncode == REFUSED, r
+    assert "url_file hook.url does not hold an http:// or https:// URL" \
+        in r.stderr, r.stderr
+    write(d, "hook.url", hook.url("/new-s3cr3t") + "\n")
+    # Unreadable now (a directory in its place): the channel keeps what
+    # it has, and says so.
+    os.rename(d.path("auth.secret"), d.path("auth.secret.bak"))
+    os.mkdir(d.path("auth.secret"))
+    assert sbctl("reload", "-s", sock).returncode == OK
+    wait_until(lambda: "channel hook keeps the secret it read at its "
+               "start: secret file auth.secret: not a regular file"
+               in d.log(), what="the warning", daemon=d)
+    p = post_of("s-3")
+    assert p.headers["Authorization"] == "Bearer new-" + TOKEN
+    d.stop()
+    log = d.log()
+    assert TOKEN not in log and "s3cr3t" not in log, \
+        "a secret reached the log"
 
 
 # --- outcomes -------------------------------------------------------------
