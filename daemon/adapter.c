@@ -89,8 +89,8 @@ adapter_now_ms(void)
 
 struct channel *
 channel_new(struct event_base *base, const struct channel_conf *conf,
-    int index, channel_done_fn done_cb, void *done_arg, char *err,
-    size_t errlen)
+    int index, struct channel *prev, channel_done_fn done_cb, void *done_arg,
+    char *err, size_t errlen)
 {
 	struct channel *ch;
 
@@ -102,6 +102,8 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 	}
 	ch->index = index;
 	ch->conf = conf;
+	if (prev != NULL && prev->conf->ops == conf->ops)
+		ch->predecessor = prev;
 	ch->base = base;
 	ch->done_cb = done_cb;
 	ch->done_arg = done_arg;
@@ -126,6 +128,14 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 	}
 	ch->cstate = CHANNEL_UP;
 	return (ch);
+}
+
+void
+channel_takeover(struct channel *ch)
+{
+	if (ch->predecessor != NULL && ch->conf->ops->takeover != NULL)
+		ch->conf->ops->takeover(ch, ch->predecessor);
+	ch->predecessor = NULL;
 }
 
 /*

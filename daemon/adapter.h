@@ -54,6 +54,13 @@ struct adapter_ops {
 	int		(*probe)(struct channel *, char *err, size_t errlen);
 	/* SIGHUP: reopen files; optional. */
 	void		(*reopen)(struct channel *);
+	/*
+	 * A reload replaces prev, of the same type, by ch: take over what
+	 * prev holds that ch needs (a bound socket). Called once the reload
+	 * can no longer fail, before ch is given any work; start() saw
+	 * ch->predecessor and left that to here. Optional.
+	 */
+	void		(*takeover)(struct channel *, struct channel *prev);
 	/* Cancel what is in flight (reporting RETRYABLE) and free state. */
 	void		(*stop)(struct channel *);
 };
@@ -137,6 +144,8 @@ struct channel {
 	struct batch		*batch;		/* digest being collected */
 	struct breaker		*breaker;	/* with health_check */
 	struct channel_secrets	*secrets;	/* files read at start */
+	struct channel		*predecessor;	/* replaced by this one in a
+						   reload, until takeover */
 	int			 deliveries;	/* live ones pointing here */
 	int			 reserved;	/* accepted, not yet committed */
 	size_t			 reserved_bytes;
@@ -146,9 +155,12 @@ struct channel {
 	TAILQ_ENTRY(channel)	 retired_entry;
 };
 
+/* prev: the channel of that name this one replaces in a reload, or NULL. */
 struct channel	*channel_new(struct event_base *, const struct channel_conf *,
-		    int index, channel_done_fn, void *done_arg, char *err,
-		    size_t errlen);
+		    int index, struct channel *prev, channel_done_fn,
+		    void *done_arg, char *err, size_t errlen);
+/* The reload that replaces prev stands: ch takes over from it. */
+void		 channel_takeover(struct channel *);
 void		 channel_free(struct channel *);
 int		 channel_has_room(const struct channel *);
 /*

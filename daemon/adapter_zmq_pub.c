@@ -6,6 +6,10 @@
  * PUB never blocks and never pushes back: a subscriber that falls more than
  * sndhwm messages behind loses messages, and one that is not connected
  * receives nothing. "Delivered" here means "handed to ZeroMQ".
+ *
+ * A reload that changes the channel hands the bound socket to the new
+ * channel (takeover) instead of binding again: a tcp port cannot be bound
+ * twice, and subscribers stay connected through the reload.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -48,6 +52,9 @@ static int	zmq_pub_check_sndhwm(const char *, const config_setting_t *,
 static int	zmq_pub_add_endpoint(const char *, const config_setting_t *,
 		    struct zmq_pub_args *, struct config_errors *);
 static int	zmq_pub_bind(struct channel *, void *, char *, size_t);
+static void	zmq_pub_takeover(struct channel *, struct channel *);
+static int	zmq_pub_has_endpoint(const struct zmq_pub_args *,
+		    const char *);
 
 const struct adapter_ops adapter_zmq_pub_ops = {
 	.name = "zmq_pub",
@@ -56,6 +63,7 @@ const struct adapter_ops adapter_zmq_pub_ops = {
 	.start = zmq_pub_start,
 	.deliver = zmq_pub_deliver,
 	.health = zmq_pub_health,
+	.takeover = zmq_pub_takeover,
 	.stop = zmq_pub_stop,
 };
 
@@ -212,6 +220,15 @@ zmq_pub_start(struct channel *ch, char *err, size_t errlen)
 		    "init was not called)", ch->name);
 		return (-1);
 	}
+	if (ch->predecessor != NULL) {
+		/* Its socket comes at takeover. */
+		if ((ch->state = calloc(1, sizeof(*st))) == NULL) {
+			snprintf(err, errlen, "channel %s: out of memory",
+			    ch->name);
+			return (-1);
+		}
+		return (0);
+	}
 	if ((sock = zmq_socket(adapter_zmq_ctx(), ZMQ_PUB)) == NULL) {
 		snprintf(err, errlen, "channel %s: zmq_socket: %s", ch->name,
 		    zmq_strerror(zmq_errno()));
@@ -262,6 +279,58 @@ zmq_pub_bind(struct channel *ch, void *sock, char *err, size_t errlen)
 	return (0);
 }
 
+/*
+ * The reload stands: take prev's socket, with its subscribers, and make
+ * its binds this channel's endpoints. A bind that fails now cannot fail
+ * the reload any more: it is logged and the channel reports unhealthy.
+ * A new sndhwm applies to subscribers that connect from now on.
+ */
+static void
+zmq_pub_takeover(struct channel *ch, struct channel *prev)
+{
+	const struct zmq_pub_args *args = ch->conf->args;
+	const struct zmq_pub_args *old = prev->conf->args;
+	struct zmq_pub_state *st = ch->state, *pst = prev->state;
+	char err[512];
+	size_t i;
+
+	st->socket = pst->socket;
+	pst->socket = NULL;
+	if (zmq_setsockopt(st->socket, ZMQ_SNDHWM, &args->sndhwm,
+	    sizeof(args->sndhwm)) == -1)
+		log_warnx("channel %s: sndhwm: %s", ch->name,
+		    zmq_strerror(zmq_errno()));
+	for (i = 0; i < old->nendpoints; i++)
+		if (!zmq_pub_has_endpoint(args, old->endpoints[i]) &&
+		    zmq_unbind(st->socket, old->endpoints[i]) == -1)
+			log_warnx("channel %s: unbind %s: %s", ch->name,
+			    old->endpoints[i], zmq_strerror(zmq_errno()));
+	for (i = 0; i < args->nendpoints; i++) {
+		if (zmq_pub_has_endpoint(old, args->endpoints[i]))
+			continue;
+		if (zmq_bind(st->socket, args->endpoints[i]) == -1) {
+			snprintf(err, sizeof(err), "bind %s: %s",
+			    args->endpoints[i], zmq_strerror(zmq_errno()));
+			log_warnx("channel %s: %s", ch->name, err);
+			strlcpy(ch->last_error, err, sizeof(ch->last_error));
+			st->failing = 1;
+		} else
+			log_info("channel=%s type=zmq_pub bound=%s", ch->name,
+			    args->endpoints[i]);
+	}
+}
+
+static int
+zmq_pub_has_endpoint(const struct zmq_pub_args *args, const char *endpoint)
+{
+	size_t i;
+
+	for (i = 0; i < args->nendpoints; i++)
+		if (strcmp(args->endpoints[i], endpoint) == 0)
+			return (1);
+	return (0);
+}
+
 static void
 zmq_pub_deliver(struct channel *ch, struct delivery *d)
 {
@@ -269,6 +338,11 @@ zmq_pub_deliver(struct channel *ch, struct delivery *d)
 	char error[256], *payload;
 	size_t len;
 
+	if (st->socket == NULL) {
+		/* Cannot happen: a replaced channel is given no more work. */
+		channel_done(ch, d, OUTCOME_RETRYABLE, "no socket (reload)");
+		return;
+	}
 	if ((payload = delivery_json(d, &len)) == NULL) {
 		channel_done(ch, d, OUTCOME_RETRYABLE,
 		    "cannot encode the delivery (out of memory)");
@@ -304,7 +378,8 @@ zmq_pub_stop(struct channel *ch)
 
 	if (st == NULL)
 		return;
-	zmq_close(st->socket);
+	if (st->socket != NULL)	/* NULL: handed on, or never taken over */
+		zmq_close(st->socket);
 	free(st);
 	ch->state = NULL;
 }

@@ -112,7 +112,7 @@ dispatch_start(const struct config *conf, char *err, size_t errlen)
 	}
 	for (i = 0; i < conf->nchannels; i++) {
 		dsp.channels[i] = channel_new(dsp.base, &conf->channels[i],
-		    (int)i, dispatch_done_cb, NULL, err, errlen);
+		    (int)i, NULL, dispatch_done_cb, NULL, err, errlen);
 		if (dsp.channels[i] == NULL)
 			return (-1);
 		dsp.nchannels = i + 1;
@@ -957,7 +957,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 			    "changed", prev->name, path);
 		}
 		chans[i] = channel_new(dsp.base, &conf->channels[i], (int)i,
-		    dispatch_done_cb, NULL, err, errlen);
+		    prev, dispatch_done_cb, NULL, err, errlen);
 		if (chans[i] == NULL) {
 			for (j = 0; j < i; j++)
 				channel_free(chans[j]);
@@ -977,6 +977,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 			prev->retired = -1;	/* kept: not retired below */
 			chans[i] = prev;
 		} else if (prev != NULL) {
+			channel_takeover(chans[i]);
 			while ((d = TAILQ_FIRST(&prev->queue)) != NULL) {
 				TAILQ_REMOVE(&prev->queue, d, entry);
 				prev->queued--;

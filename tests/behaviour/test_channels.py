@@ -1,15 +1,18 @@
 """Channels (SPEC §4): every adapter type delivering what a notice said, the
 exec adapter's exit codes (delivered, retryable, permanent), retries and
-fallback."""
+fallback, and a zmq_pub channel changed by a reload."""
 
 import json
 import os
+import signal
+import socket
 
 import pytest
 import zmq
 
-from sbtest import (CTX, check_ok, clist, ids_in, notice, outcomes,
-                    read_jsonl, wait_until)
+from sbtest import (CTX, check_ok, clist, free_tcp_port, ids_in, notice,
+                    outcomes, read_jsonl, wait_until)
+from test_rules import rewrite_config
 
 FULL = {
     "id": "full-1",
@@ -242,6 +245,69 @@ def test_zmq_pub_sends_name_and_json(sb):
     msg = json.loads(frames[1].decode("utf-8"))
     check_carried(msg, FULL, "fan", "realtime")
 
+
+
+def test_zmq_pub_reload_keeps_its_socket(sb):
+    """A reload that changes a zmq_pub channel (sndhwm, a second endpoint)
+    hands its bound socket to the new channel: the tcp port is not bound
+    twice (which failed the reload), and a subscriber stays connected
+    through it; an endpoint dropped from the config is unbound."""
+    port = free_tcp_port()
+    tcp = "tcp://127.0.0.1:%d" % port
+    routes = '{ channels = [ "fan" ]; }'
+
+    def fan(endpoints, hwm):
+        return ('fan = { type = "zmq_pub"; endpoint = %s; sndhwm = %d; };'
+                % (clist(endpoints), hwm))
+    d = sb.start(fan([tcp], 1000), routes)
+    c = d.client()
+    sub = CTX.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
+    sub.connect(tcp)
+    try:
+        for i in range(300):
+            check_ok(c.request(notice(id="probe-%d" % i)))
+            if sub.poll(100, zmq.POLLIN):
+                break
+        else:
+            raise AssertionError("SUB never received a probe")
+        while sub.poll(300, zmq.POLLIN):
+            sub.recv_multipart()
+        ipc = "ipc://" + d.path("fan2.ipc")
+        before = d.log().count("reloaded config=")
+        rewrite_config(d, fan([tcp, ipc], 2000), routes)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.log().count("reloaded config=") > before or
+                   "reload failed" in d.log(), what="the reload", daemon=d)
+        assert "reload failed" not in d.log(), d.log_tail(2000)
+        # The same socket: the subscriber gets the next notice at once,
+        # with no probe to reconnect first.
+        check_ok(c.request(notice(id="after-reload", priority="high")))
+        got = []
+        while "after-reload" not in got:
+            assert sub.poll(10000, zmq.POLLIN), \
+                "the subscriber was dropped (got %r)" % got
+            got.append(json.loads(sub.recv_multipart()[1]).get("id"))
+        assert "bound=%s" % ipc in d.log()
+        # Only the ipc endpoint now: tcp is unbound.
+        before = d.log().count("reloaded config=")
+        rewrite_config(d, fan([ipc], 2000), routes)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.log().count("reloaded config=") > before,
+                   what="the second reload", daemon=d)
+        wait_until(lambda: not port_open(port), what="tcp unbound",
+                   daemon=d)
+    finally:
+        sub.close(0)
+
+
+def port_open(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        return True
+    except OSError:
+        return False
 
 # --- discard ---------------------------------------------------------------
 
