@@ -282,7 +282,7 @@ zmq_pub_bind(struct channel *ch, void *sock, char *err, size_t errlen)
 /*
  * The reload stands: take prev's socket, with its subscribers, and make
  * its binds this channel's endpoints. A bind that fails now cannot fail
- * the reload any more: it is logged and the channel reports unhealthy.
+ * the reload any more: it is logged and left as the channel's last error.
  * A new sndhwm applies to subscribers that connect from now on.
  */
 static void
@@ -313,7 +313,6 @@ zmq_pub_takeover(struct channel *ch, struct channel *prev)
 			    args->endpoints[i], zmq_strerror(zmq_errno()));
 			log_warnx("channel %s: %s", ch->name, err);
 			strlcpy(ch->last_error, err, sizeof(ch->last_error));
-			st->failing = 1;
 		} else
 			log_info("channel=%s type=zmq_pub bound=%s", ch->name,
 			    args->endpoints[i]);
