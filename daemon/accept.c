@@ -259,6 +259,8 @@ accept_notice(struct ingress_msg *m, struct notice *n)
 		    "accepted, try again later", acc.spool->error);
 		goto reject;
 	}
+	/* Only now: a notice refused above takes no slot of any limit. */
+	limits_count(acc.limits, n->received_ms);
 	a->msg = m;
 	a->notice = n;
 	a->ref[0] = '\0';

@@ -207,6 +207,7 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 	if (l == NULL)
 		return (LIMIT_PASS);	/* no limits configured */
 	l->verdict_by = NULL;
+	memset(l->counts, 0, l->n);
 	for (i = 0; i < l->n; i++) {
 		step = limit_judge(&l->conf[i], &l->rings[i], n, now_ms);
 		l->counts[i] = (step == LIMIT_STEP_COUNT);
@@ -215,6 +216,7 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 		if (l->conf[i].action == LIMIT_REJECT) {
 			limit_why(&l->conf[i], &l->rings[i], now_ms, why, len);
 			l->verdict_by = l->conf[i].name;
+			memset(l->counts, 0, l->n);	/* refused: no slot */
 			return (LIMIT_REJECTED);
 		}
 		/* The first demoting limit explains; a later reject wins. */
@@ -224,10 +226,21 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 		}
 		verdict = LIMIT_DEMOTED;
 	}
-	for (i = 0; i < l->n; i++)
-		if (l->counts[i])
-			limit_record(&l->conf[i], &l->rings[i], now_ms);
 	return (verdict);
+}
+
+void
+limits_count(struct limits *l, int64_t now_ms)
+{
+	size_t i;
+
+	if (l == NULL)
+		return;
+	for (i = 0; i < l->n; i++)
+		if (l->counts[i]) {
+			limit_record(&l->conf[i], &l->rings[i], now_ms);
+			l->counts[i] = 0;
+		}
 }
 
 const char *

@@ -44,12 +44,18 @@ enum limit_verdict {
 struct limits	*limits_new(const struct limit_conf *, size_t n);
 void		 limits_free(struct limits *);
 /*
- * Check a notice against every limit, in order, and count it where it
- * passes. On DEMOTED/REJECTED, why names the limit, the cap and when the
- * next slot opens.
+ * Check a notice against every limit, in order. On DEMOTED/REJECTED, why
+ * names the limit, the cap and when the next slot opens. Nothing is
+ * counted until limits_count().
  */
 enum limit_verdict limits_check(struct limits *, const struct notice *,
 		    int64_t now_ms, char *why, size_t len);
+/*
+ * The notice of the last check (not rejected) is accepted: it takes a slot
+ * in every limit it passed. A notice refused later (no route, a full
+ * channel) never calls this, and takes none.
+ */
+void		 limits_count(struct limits *, int64_t now_ms);
 /*
  * The name of the limit behind the last check's verdict (the one its why
  * names), NULL after a pass; valid until the limits are freed.

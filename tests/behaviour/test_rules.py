@@ -574,6 +574,20 @@ def test_caps_demote_reject_and_urgent_bypass(sb):
     assert kept == want, "a refused notice was kept: %r" % (kept - want)
 
 
+def test_caps_count_only_accepted_notices(sb):
+    """A notice refused after the caps were checked (here no_route) takes
+    no slot: the publisher's next notice still passes."""
+    d = sb.start(file_channel("feed"), '{ match = { source = '
+                 '"press-office"; }; channels = [ "feed" ]; }', extra=CAPS)
+    c = d.client()
+    for i in range(3):
+        check_error(c.request(notice(id="desk-%d" % i, source="press-desk")),
+                    "no_route")
+    check_ok(c.request(notice(id="office-1", source="press-office")))
+    check_error(c.request(notice(id="office-2", source="press-office")),
+                "rate_limited", words=["limit 'press'"])
+
+
 # --- restarts ----------------------------------------------------------------
 
 RESTART_EXTRA = """

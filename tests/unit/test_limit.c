@@ -108,7 +108,8 @@ make(const char *source, const char *audience, enum notice_priority priority)
 
 /*
  * A check whose reason is empty exactly when the notice passes, and whose
- * limits_verdict_by() is the limit the reason names.
+ * limits_verdict_by() is the limit the reason names; a notice not refused
+ * is then accepted (counted), as accept.c does once nothing else refused it.
  */
 static enum limit_verdict
 check(struct limits *l, const struct notice *n, int64_t now)
@@ -123,6 +124,8 @@ check(struct limits *l, const struct notice *n, int64_t now)
 		fail_msg("verdict %d with reason \"%.*s\"", v,
 		    (int)sizeof(why) - 1, why);
 	by = limits_verdict_by(l);
+	if (v != LIMIT_REJECTED)
+		limits_count(l, now);
 	if (v == LIMIT_PASS) {
 		assert_null(by);
 		return (v);
@@ -497,6 +500,33 @@ test_empty(void **state)
 	limits_free(NULL);
 }
 
+/* A notice refused after its check (no route, a full channel) takes no
+ * slot; one refused by a limit takes none in the limits it passed either. */
+static void
+test_counted_only_when_accepted(void **state)
+{
+	struct limits *l;
+	struct notice *n;
+
+	(void)state;
+	add("one", "app", NULL, 1, 90 * SEC, LIMIT_REJECT);
+	add("two", NULL, NULL, 2, 90 * SEC, LIMIT_DEMOTE);
+	n = make("app", "dept:ops", PRIORITY_NORMAL);
+	assert_non_null(l = limits_new(confs, nconfs));
+	/* Checked twice, accepted never: both slots of "one" stay free. */
+	assert_int_equal(limits_check(l, n, T0, NULL, 0), LIMIT_PASS);
+	assert_int_equal(limits_check(l, n, T0 + 1, NULL, 0), LIMIT_PASS);
+	limits_count(l, T0 + 2);
+	/* "one" is full; its refusal leaves "two" with the one slot taken. */
+	assert_int_equal(limits_check(l, n, T0 + 3, NULL, 0), LIMIT_REJECTED);
+	limits_count(l, T0 + 3);	/* no effect after a refusal */
+	n = make("other", "dept:ops", PRIORITY_NORMAL);
+	assert_int_equal(limits_check(l, n, T0 + 4, NULL, 0), LIMIT_PASS);
+	limits_count(l, T0 + 4);
+	assert_int_equal(limits_check(l, n, T0 + 5, NULL, 0), LIMIT_DEMOTED);
+	limits_free(l);
+}
+
 int
 main(void)
 {
@@ -511,6 +541,8 @@ main(void)
 		cmocka_unit_test_teardown(test_carry, teardown),
 		cmocka_unit_test_teardown(test_carry_by_name, teardown),
 		cmocka_unit_test_teardown(test_empty, teardown),
+		cmocka_unit_test_teardown(test_counted_only_when_accepted,
+		    teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));
