@@ -142,8 +142,8 @@ harness_teardown(void **state)
 static inline struct channel *
 harness_start(struct harness *h)
 {
-	h->ch = channel_new(h->base, &h->conf, 0, harness_done_cb, h, h->err,
-	    sizeof(h->err));
+	h->ch = channel_new(h->base, &h->conf, 0, NULL, harness_done_cb, h,
+	    h->err, sizeof(h->err));
 	return (h->ch);
 }
 
