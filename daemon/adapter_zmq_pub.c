@@ -9,9 +9,13 @@
  *
  * A reload that changes the channel hands the bound socket to the new
  * channel (takeover) instead of binding again: a tcp port cannot be bound
- * twice, and subscribers stay connected through the reload.
+ * twice, and subscribers stay connected through the reload. What the
+ * socket is bound to is kept as bound (a wildcard port resolved), so that
+ * a dropped endpoint can be unbound, and one that could not be bound then
+ * is tried again every second until it is.
  */
 #include <errno.h>
+#include <event2/event.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,10 +35,24 @@ struct zmq_pub_args {
 	int	 sndhwm;
 };
 
-struct zmq_pub_state {
-	void	*socket;
-	int	 failing;	/* the last send failed */
+/* A configured endpoint and what the socket is bound to for it. */
+struct zmq_pub_bound {
+	char	*endpoint;	/* as configured */
+	char	*resolved;	/* ZMQ_LAST_ENDPOINT; NULL: not bound (yet) */
 };
+
+struct zmq_pub_state {
+	void			*socket;
+	int			 failing;	/* the last send failed */
+	struct zmq_pub_bound	 bound[ZMQ_PUB_ENDPOINTS_MAX];
+	size_t			 nbound;
+	struct event		*rebind;	/* while one is not bound */
+};
+
+/* How often an endpoint that could not be bound at a reload is tried. */
+#define ZMQ_PUB_REBIND_MS	1000
+static const struct timeval zmq_pub_rebind_tv = {
+    ZMQ_PUB_REBIND_MS / 1000, (ZMQ_PUB_REBIND_MS % 1000) * 1000 };
 
 static int	zmq_pub_check(const config_setting_t *, void **,
 		    struct config_errors *);
@@ -51,10 +69,17 @@ static int	zmq_pub_check_sndhwm(const char *, const config_setting_t *,
 		    struct zmq_pub_args *, struct config_errors *);
 static int	zmq_pub_add_endpoint(const char *, const config_setting_t *,
 		    struct zmq_pub_args *, struct config_errors *);
-static int	zmq_pub_bind(struct channel *, void *, char *, size_t);
+static int	zmq_pub_bind_one(struct channel *, struct zmq_pub_bound *,
+		    char *, size_t);
+static int	zmq_pub_add_bound(struct zmq_pub_state *, const char *,
+		    const char *);
 static void	zmq_pub_takeover(struct channel *, struct channel *);
+static const struct zmq_pub_bound *zmq_pub_find(const struct zmq_pub_state *,
+		    const char *);
 static int	zmq_pub_has_endpoint(const struct zmq_pub_args *,
 		    const char *);
+static void	zmq_pub_rebind_cb(evutil_socket_t, short, void *);
+static void	zmq_pub_state_free(struct zmq_pub_state *);
 
 const struct adapter_ops adapter_zmq_pub_ops = {
 	.name = "zmq_pub",
@@ -212,7 +237,7 @@ zmq_pub_start(struct channel *ch, char *err, size_t errlen)
 {
 	const struct zmq_pub_args *args = ch->conf->args;
 	struct zmq_pub_state *st;
-	void *sock;
+	size_t i;
 	int linger = 0;
 
 	if (adapter_zmq_ctx() == NULL) {
@@ -220,103 +245,168 @@ zmq_pub_start(struct channel *ch, char *err, size_t errlen)
 		    "init was not called)", ch->name);
 		return (-1);
 	}
-	if (ch->predecessor != NULL) {
-		/* Its socket comes at takeover. */
-		if ((ch->state = calloc(1, sizeof(*st))) == NULL) {
-			snprintf(err, errlen, "channel %s: out of memory",
-			    ch->name);
-			return (-1);
-		}
-		return (0);
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->rebind = event_new(ch->base, -1, EV_PERSIST,
+	    zmq_pub_rebind_cb, ch)) == NULL) {
+		free(st);
+		snprintf(err, errlen, "channel %s: out of memory", ch->name);
+		return (-1);
 	}
-	if ((sock = zmq_socket(adapter_zmq_ctx(), ZMQ_PUB)) == NULL) {
+	ch->state = st;
+	if (ch->predecessor != NULL)
+		return (0);	/* its socket comes at takeover */
+	if ((st->socket = zmq_socket(adapter_zmq_ctx(), ZMQ_PUB)) == NULL) {
 		snprintf(err, errlen, "channel %s: zmq_socket: %s", ch->name,
 		    zmq_strerror(zmq_errno()));
-		return (-1);
+		goto fail;
 	}
-	if (zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof(linger)) == -1 ||
-	    zmq_setsockopt(sock, ZMQ_SNDHWM, &args->sndhwm,
-	    sizeof(args->sndhwm)) == -1) {
+	if (zmq_setsockopt(st->socket, ZMQ_LINGER, &linger,
+	    sizeof(linger)) == -1 || zmq_setsockopt(st->socket, ZMQ_SNDHWM,
+	    &args->sndhwm, sizeof(args->sndhwm)) == -1) {
 		snprintf(err, errlen, "channel %s: zmq_setsockopt: %s",
 		    ch->name, zmq_strerror(zmq_errno()));
-		zmq_close(sock);
+		goto fail;
+	}
+	for (i = 0; i < args->nendpoints; i++) {
+		if (zmq_pub_add_bound(st, args->endpoints[i], NULL) == -1) {
+			snprintf(err, errlen, "channel %s: out of memory",
+			    ch->name);
+			goto fail;
+		}
+		if (zmq_pub_bind_one(ch, &st->bound[st->nbound - 1], err,
+		    errlen) == -1)
+			goto fail;
+	}
+	return (0);
+fail:
+	zmq_pub_state_free(st);
+	ch->state = NULL;
+	return (-1);
+}
+
+/* Bind one endpoint, logging what it is bound to (a wildcard resolved). */
+static int
+zmq_pub_bind_one(struct channel *ch, struct zmq_pub_bound *b, char *err,
+    size_t errlen)
+{
+	struct zmq_pub_state *st = ch->state;
+	char resolved[256];
+	size_t len = sizeof(resolved);
+
+	if (zmqio_bind(st->socket, b->endpoint) == -1) {
+		snprintf(err, errlen, "channel %s: bind %s: %s", ch->name,
+		    b->endpoint, zmq_strerror(zmq_errno()));
 		return (-1);
 	}
-	if (zmq_pub_bind(ch, sock, err, errlen) == -1) {
-		zmq_close(sock);
-		return (-1);
-	}
-	if ((st = calloc(1, sizeof(*st))) == NULL) {
+	if (zmq_getsockopt(st->socket, ZMQ_LAST_ENDPOINT, resolved, &len) ==
+	    -1)
+		strlcpy(resolved, b->endpoint, sizeof(resolved));
+	if ((b->resolved = strdup(resolved)) == NULL) {
 		snprintf(err, errlen, "channel %s: out of memory", ch->name);
-		zmq_close(sock);
 		return (-1);
 	}
-	st->socket = sock;
-	ch->state = st;
+	log_info("channel=%s type=zmq_pub bound=%s", ch->name, resolved);
 	return (0);
 }
 
-/* Bind every endpoint, logging each as bound (a wildcard port resolved). */
+/* One more configured endpoint, bound to resolved (NULL: not yet). */
 static int
-zmq_pub_bind(struct channel *ch, void *sock, char *err, size_t errlen)
+zmq_pub_add_bound(struct zmq_pub_state *st, const char *endpoint,
+    const char *resolved)
 {
-	const struct zmq_pub_args *args = ch->conf->args;
-	char bound[256];
-	size_t i, len;
+	struct zmq_pub_bound *b = &st->bound[st->nbound];
 
-	for (i = 0; i < args->nendpoints; i++) {
-		if (zmq_bind(sock, args->endpoints[i]) == -1) {
-			snprintf(err, errlen, "channel %s: bind %s: %s",
-			    ch->name, args->endpoints[i],
-			    zmq_strerror(zmq_errno()));
-			return (-1);
-		}
-		len = sizeof(bound);
-		if (zmq_getsockopt(sock, ZMQ_LAST_ENDPOINT, bound, &len) == -1)
-			strlcpy(bound, args->endpoints[i], sizeof(bound));
-		log_info("channel=%s type=zmq_pub bound=%s", ch->name, bound);
+	if ((b->endpoint = strdup(endpoint)) == NULL ||
+	    (resolved != NULL && (b->resolved = strdup(resolved)) == NULL)) {
+		free(b->endpoint);
+		b->endpoint = NULL;
+		return (-1);
 	}
+	st->nbound++;
 	return (0);
 }
 
 /*
- * The reload stands: take prev's socket, with its subscribers, and make
- * its binds this channel's endpoints. A bind that fails now cannot fail
- * the reload any more: it is logged and left as the channel's last error.
- * A new sndhwm applies to subscribers that connect from now on.
+ * The reload stands: take prev's socket, with its subscribers. Endpoints
+ * still configured stay bound, dropped ones are unbound (by what they
+ * resolved to), new ones are bound. A bind that fails now cannot fail the
+ * reload: it is logged, the channel reports unhealthy, and the bind is
+ * tried again every second (a port given up by an unbind is freed by
+ * libzmq's I/O thread a moment later). A new sndhwm applies to
+ * subscribers that connect from now on.
  */
 static void
 zmq_pub_takeover(struct channel *ch, struct channel *prev)
 {
 	const struct zmq_pub_args *args = ch->conf->args;
-	const struct zmq_pub_args *old = prev->conf->args;
 	struct zmq_pub_state *st = ch->state, *pst = prev->state;
+	const struct zmq_pub_bound *b;
 	char err[512];
 	size_t i;
 
 	st->socket = pst->socket;
 	pst->socket = NULL;
+	evtimer_del(pst->rebind);	/* its unbound ones are ours now */
 	if (zmq_setsockopt(st->socket, ZMQ_SNDHWM, &args->sndhwm,
 	    sizeof(args->sndhwm)) == -1)
 		log_warnx("channel %s: sndhwm: %s", ch->name,
 		    zmq_strerror(zmq_errno()));
-	for (i = 0; i < old->nendpoints; i++)
-		if (!zmq_pub_has_endpoint(args, old->endpoints[i]) &&
-		    zmq_unbind(st->socket, old->endpoints[i]) == -1)
+	for (i = 0; i < pst->nbound; i++) {
+		b = &pst->bound[i];
+		if (b->resolved != NULL &&
+		    !zmq_pub_has_endpoint(args, b->endpoint) &&
+		    zmqio_unbind(st->socket, b->resolved) == -1)
 			log_warnx("channel %s: unbind %s: %s", ch->name,
-			    old->endpoints[i], zmq_strerror(zmq_errno()));
-	for (i = 0; i < args->nendpoints; i++) {
-		if (zmq_pub_has_endpoint(old, args->endpoints[i]))
-			continue;
-		if (zmq_bind(st->socket, args->endpoints[i]) == -1) {
-			snprintf(err, sizeof(err), "bind %s: %s",
-			    args->endpoints[i], zmq_strerror(zmq_errno()));
-			log_warnx("channel %s: %s", ch->name, err);
-			strlcpy(ch->last_error, err, sizeof(ch->last_error));
-		} else
-			log_info("channel=%s type=zmq_pub bound=%s", ch->name,
-			    args->endpoints[i]);
+			    b->resolved, zmq_strerror(zmq_errno()));
 	}
+	for (i = 0; i < args->nendpoints; i++) {
+		b = zmq_pub_find(pst, args->endpoints[i]);
+		if (zmq_pub_add_bound(st, args->endpoints[i], b != NULL ?
+		    b->resolved : NULL) == -1) {
+			log_warnx("channel %s: out of memory", ch->name);
+			continue;
+		}
+		if (b != NULL && b->resolved != NULL)
+			continue;
+		if (zmq_pub_bind_one(ch, &st->bound[st->nbound - 1], err,
+		    sizeof(err)) == -1) {
+			log_warnx("%s; trying again every %d ms", err,
+			    ZMQ_PUB_REBIND_MS);
+			strlcpy(ch->last_error, err, sizeof(ch->last_error));
+			evtimer_add(st->rebind, &zmq_pub_rebind_tv);
+		}
+	}
+}
+
+/* Endpoints a reload could not bind, tried again until they are. */
+static void
+zmq_pub_rebind_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct channel *ch = arg;
+	struct zmq_pub_state *st = ch->state;
+	char err[512];
+	size_t i;
+	int left = 0;
+
+	(void)fd;
+	(void)what;
+	for (i = 0; i < st->nbound; i++)
+		if (st->bound[i].resolved == NULL &&
+		    zmq_pub_bind_one(ch, &st->bound[i], err, sizeof(err)) == -1)
+			left++;
+	if (left == 0)
+		evtimer_del(st->rebind);
+}
+
+static const struct zmq_pub_bound *
+zmq_pub_find(const struct zmq_pub_state *st, const char *endpoint)
+{
+	size_t i;
+
+	for (i = 0; i < st->nbound; i++)
+		if (strcmp(st->bound[i].endpoint, endpoint) == 0)
+			return (&st->bound[i]);
+	return (NULL);
 }
 
 static int
@@ -365,7 +455,11 @@ static int
 zmq_pub_health(struct channel *ch)
 {
 	const struct zmq_pub_state *st = ch->state;
+	size_t i;
 
+	for (i = 0; i < st->nbound; i++)
+		if (st->bound[i].resolved == NULL)
+			return (-1);	/* an endpoint not bound */
 	return (st->failing ? -1 : 0);
 }
 
@@ -377,8 +471,22 @@ zmq_pub_stop(struct channel *ch)
 
 	if (st == NULL)
 		return;
+	zmq_pub_state_free(st);
+	ch->state = NULL;
+}
+
+static void
+zmq_pub_state_free(struct zmq_pub_state *st)
+{
+	size_t i;
+
 	if (st->socket != NULL)	/* NULL: handed on, or never taken over */
 		zmq_close(st->socket);
+	for (i = 0; i < st->nbound; i++) {
+		free(st->bound[i].endpoint);
+		free(st->bound[i].resolved);
+	}
+	if (st->rebind != NULL)
+		event_free(st->rebind);
 	free(st);
-	ch->state = NULL;
 }

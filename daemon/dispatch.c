@@ -931,7 +931,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 {
 	struct channel **chans, *prev;
 	struct delivery *d, *next;
-	const char *path;
+	const char **rotated;	/* the secret file that changed, or NULL */
 	size_t i, j;
 	void *args;
 
@@ -942,31 +942,36 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 		    dsp.nretired_confs);
 		return (-1);
 	}
-	if ((chans = calloc(conf->nchannels + 1, sizeof(*chans))) == NULL) {
+	chans = calloc(conf->nchannels + 1, sizeof(*chans));
+	rotated = calloc(conf->nchannels + 1, sizeof(*rotated));
+	if (chans == NULL || rotated == NULL) {
+		free(chans);
+		free(rotated);
 		snprintf(err, errlen, "out of memory");
 		return (-1);
 	}
 	for (i = 0; i < conf->nchannels; i++) {
 		prev = dispatch_channel(conf->channels[i].name);
+		/* A rotated secret: the same channel, started anew. */
 		if (prev != NULL && config_channel_same(prev->conf,
-		    &conf->channels[i])) {
-			/* A rotated secret: the same channel, started anew. */
-			if ((path = secrets_changed(prev)) == NULL)
-				continue;
-			log_info("channel %s starts anew: its secret file %s "
-			    "changed", prev->name, path);
-		}
+		    &conf->channels[i]) &&
+		    (rotated[i] = secrets_changed(prev)) == NULL)
+			continue;
 		chans[i] = channel_new(dsp.base, &conf->channels[i], (int)i,
 		    prev, dispatch_done_cb, NULL, err, errlen);
 		if (chans[i] == NULL) {
 			for (j = 0; j < i; j++)
 				channel_free(chans[j]);
 			free(chans);
+			free(rotated);
 			return (-1);
 		}
 	}
 	/* Past this point nothing fails. */
 	for (i = 0; i < conf->nchannels; i++) {
+		if (rotated[i] != NULL)
+			log_info("channel %s starts anew: its secret file %s "
+			    "changed", conf->channels[i].name, rotated[i]);
 		prev = dispatch_channel(conf->channels[i].name);
 		if (chans[i] == NULL) {
 			args = conf->channels[i].args;
@@ -994,6 +999,7 @@ dispatch_reconfigure(struct config *conf, struct config *old, char *err,
 		else if (!dsp.channels[i]->retired)
 			dispatch_retire(dsp.channels[i], NULL);
 	}
+	free(rotated);
 	free(dsp.channels);
 	dsp.channels = chans;
 	dsp.nchannels = conf->nchannels;

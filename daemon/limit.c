@@ -207,7 +207,8 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 	if (l == NULL)
 		return (LIMIT_PASS);	/* no limits configured */
 	l->verdict_by = NULL;
-	memset(l->counts, 0, l->n);
+	for (i = 0; i < l->n; i++)
+		l->counts[i] = 0;
 	for (i = 0; i < l->n; i++) {
 		step = limit_judge(&l->conf[i], &l->rings[i], n, now_ms);
 		l->counts[i] = (step == LIMIT_STEP_COUNT);
@@ -216,7 +217,9 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 		if (l->conf[i].action == LIMIT_REJECT) {
 			limit_why(&l->conf[i], &l->rings[i], now_ms, why, len);
 			l->verdict_by = l->conf[i].name;
-			memset(l->counts, 0, l->n);	/* refused: no slot */
+			/* Refused: it takes no slot anywhere. */
+			for (i = 0; i < l->n; i++)
+				l->counts[i] = 0;
 			return (LIMIT_REJECTED);
 		}
 		/* The first demoting limit explains; a later reject wins. */

@@ -1,9 +1,13 @@
 /*
  * secrets.c: a channel's secret files and their digests (see secrets.h).
- * A SHA-256 of the contents, not the contents: nothing of a secret stays
- * in memory beyond what the adapter itself keeps.
+ * An HMAC-SHA256 of the contents under a key drawn at random once a
+ * process, not the contents nor a plain hash: nothing kept here would
+ * help guess a short password from a dump of the daemon's memory.
  */
+#include <sys/random.h>
+
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,7 +17,7 @@
 #include "render.h"
 #include "secrets.h"
 
-#define SECRETS_DIGEST	32	/* SHA-256 */
+#define SECRETS_DIGEST	32	/* HMAC-SHA256 */
 
 struct secret_file {
 	char		*path;
@@ -25,12 +29,22 @@ struct channel_secrets {
 	size_t			 n;
 };
 
+static unsigned char	secrets_key[32];
+static int		secrets_keyed;
+
 static int
 secrets_digest(const char *buf, size_t len, unsigned char *md)
 {
 	unsigned int mdlen = 0;
 
-	return (EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL) == 1 &&
+	if (!secrets_keyed) {
+		if (getrandom(secrets_key, sizeof(secrets_key), 0) !=
+		    (ssize_t)sizeof(secrets_key))
+			return (-1);
+		secrets_keyed = 1;
+	}
+	return (HMAC(EVP_sha256(), secrets_key, sizeof(secrets_key),
+	    (const unsigned char *)buf, len, md, &mdlen) != NULL &&
 	    mdlen == SECRETS_DIGEST ? 0 : -1);
 }
 

@@ -1,8 +1,8 @@
 /*
  * secrets.h: the secret files a channel read when it started (a webhook's
- * url_file and header_files, an SMTP auth_file), remembered by a digest of
- * what they held, so that a reload can tell a rotated secret and start the
- * channel anew on it. The secrets themselves are not kept here.
+ * url_file and header_files, an SMTP auth_file), remembered by a keyed
+ * digest of what they held, so that a reload can tell a rotated secret and
+ * start the channel anew on it. The secrets themselves are not kept here.
  */
 #ifndef SECRETS_H
 #define SECRETS_H

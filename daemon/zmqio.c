@@ -50,3 +50,23 @@ zmqio_send(void *sock, const void *buf, size_t len, int more)
 		;
 	return (rc == -1 ? -1 : 0);
 }
+
+int
+zmqio_bind(void *sock, const char *endpoint)
+{
+	int rc;
+
+	while ((rc = zmq_bind(sock, endpoint)) == -1 && errno == EINTR)
+		;
+	return (rc);
+}
+
+int
+zmqio_unbind(void *sock, const char *endpoint)
+{
+	int rc;
+
+	while ((rc = zmq_unbind(sock, endpoint)) == -1 && errno == EINTR)
+		;
+	return (rc);
+}

@@ -18,7 +18,7 @@
 
 #include <zmq.h>
 
-/* ZMQ_EVENTS (ZMQ_POLLIN, ZMQ_POLLOUT); reading it re-arms ZMQ_FD. 0 on error. */
+/* ZMQ_EVENTS (ZMQ_POLLIN, ZMQ_POLLOUT), 0 on error: re-arms ZMQ_FD. */
 int	zmqio_events(void *sock);
 /* The next frame into msg (initialised by the caller); 0, or -1 and errno. */
 int	zmqio_recv(void *sock, zmq_msg_t *msg);
@@ -26,5 +26,8 @@ int	zmqio_recv(void *sock, zmq_msg_t *msg);
 int	zmqio_msg_send(void *sock, zmq_msg_t *msg, int more);
 /* Send a copy of buf. */
 int	zmqio_send(void *sock, const void *buf, size_t len, int more);
+/* Bind or unbind an endpoint (they too poll the command pipe first). */
+int	zmqio_bind(void *sock, const char *endpoint);
+int	zmqio_unbind(void *sock, const char *endpoint);
 
 #endif

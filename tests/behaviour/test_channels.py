@@ -246,7 +246,6 @@ def test_zmq_pub_sends_name_and_json(sb):
     check_carried(msg, FULL, "fan", "realtime")
 
 
-
 def test_zmq_pub_reload_keeps_its_socket(sb):
     """A reload that changes a zmq_pub channel (sndhwm, a second endpoint)
     hands its bound socket to the new channel: the tcp port is not bound
@@ -298,6 +297,50 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
                    what="the second reload", daemon=d)
         wait_until(lambda: not port_open(port), what="tcp unbound",
                    daemon=d)
+    finally:
+        sub.close(0)
+
+
+def test_zmq_pub_endpoint_busy_at_reload_is_bound_later(sb):
+    """An endpoint a reload adds while its port is taken cannot fail the
+    reload any more: it is logged, and bound as soon as the port is free;
+    a subscriber there then gets the channel's notices."""
+    ipc = "ipc://pub.ipc"
+    routes = '{ channels = [ "fan" ]; }'
+    d = sb.start('fan = { type = "zmq_pub"; endpoint = "%s"; };' % ipc,
+                 routes)
+    port = free_tcp_port()
+    tcp = "tcp://127.0.0.1:%d" % port
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.bind(("127.0.0.1", port))
+    holder.listen(1)
+    try:
+        before = d.log().count("reloaded config=")
+        rewrite_config(d, 'fan = { type = "zmq_pub"; endpoint = %s; };'
+                       % clist([ipc, tcp]), routes)
+        d.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: d.log().count("reloaded config=") > before,
+                   what="the reload", daemon=d)
+        wait_until(lambda: "channel fan: bind %s: Address already in use; "
+                   "trying again every 1000 ms" % tcp in d.log(),
+                   what="the failed bind logged", daemon=d)
+    finally:
+        holder.close()
+    wait_until(lambda: "bound=%s" % tcp in d.log(), what="bound later",
+               daemon=d)
+    sub = CTX.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
+    sub.connect(tcp)
+    c = d.client()
+    try:
+        for i in range(300):
+            check_ok(c.request(notice(id="late-%d" % i, priority="high")))
+            if sub.poll(100, zmq.POLLIN):
+                break
+        else:
+            raise AssertionError("nothing published on %s" % tcp)
     finally:
         sub.close(0)
 

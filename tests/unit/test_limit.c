@@ -513,7 +513,7 @@ test_counted_only_when_accepted(void **state)
 	add("two", NULL, NULL, 2, 90 * SEC, LIMIT_DEMOTE);
 	n = make("app", "dept:ops", PRIORITY_NORMAL);
 	assert_non_null(l = limits_new(confs, nconfs));
-	/* Checked twice, accepted never: both slots of "one" stay free. */
+	/* Checked twice, counted never: the one slot of "one" stays free. */
 	assert_int_equal(limits_check(l, n, T0, NULL, 0), LIMIT_PASS);
 	assert_int_equal(limits_check(l, n, T0 + 1, NULL, 0), LIMIT_PASS);
 	limits_count(l, T0 + 2);
