@@ -214,28 +214,45 @@ def test_exec_permanent_goes_to_fallback(sb, layout):
 
 # --- zmq_pub ---------------------------------------------------------------
 
+def subscribed(d, c, endpoint, prefix="probe"):
+    """A SUB on endpoint that the daemon's "fan" channel reaches: PUB drops
+    what it sends before the subscription arrives, so probes are published
+    until one comes through; what they left is drained."""
+    sub = CTX.socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
+    sub.connect(endpoint)
+    for i in range(300):
+        check_ok(c.request(notice(id="%s-%d" % (prefix, i),
+                                  priority="high")))
+        if sub.poll(100, zmq.POLLIN):
+            break
+    else:
+        sub.close(0)
+        raise AssertionError("nothing published on %s" % endpoint)
+    while sub.poll(500, zmq.POLLIN):
+        assert sub.recv_multipart()[0] == b"fan"
+    return sub
+
+
+def sighup(d, channels, routes):
+    """Rewrite the config, SIGHUP, and wait until the reload is done; it
+    must succeed."""
+    before = d.log().count("reloaded config=")
+    rewrite_config(d, channels, routes)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: d.log().count("reloaded config=") > before or
+               "reload failed" in d.log(), what="the reload", daemon=d)
+    assert "reload failed" not in d.log(), d.log_tail(2000)
+
+
 def test_zmq_pub_sends_name_and_json(sb):
     d = sb.start('fan = { type = "zmq_pub"; endpoint = "ipc://pub.ipc"; };',
                  '{ name = "all"; match = { source = "*"; }; '
                  'channels = [ "fan" ]; }')
-    sub = CTX.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
-    sub.connect("ipc://" + d.path("pub.ipc"))
-    c = d.client()
+    sub = subscribed(d, d.client(), "ipc://" + d.path("pub.ipc"))
     try:
-        # PUB drops what it sends before the subscription arrives:
-        # publish probes until one comes through.
-        for i in range(300):
-            check_ok(c.request(notice(id="probe-%d" % i)))
-            if sub.poll(100, zmq.POLLIN):
-                break
-        else:
-            raise AssertionError("SUB never received a probe")
-        while sub.poll(500, zmq.POLLIN):
-            frames = sub.recv_multipart()
-            assert frames[0] == b"fan"
-        check_ok(c.request(FULL))
+        check_ok(d.client().request(FULL))
         assert sub.poll(30000, zmq.POLLIN), "full-1 not published"
         frames = sub.recv_multipart()
     finally:
@@ -253,6 +270,7 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
     through it; an endpoint dropped from the config is unbound."""
     port = free_tcp_port()
     tcp = "tcp://127.0.0.1:%d" % port
+    ipc = "ipc://fan2.ipc"
     routes = '{ channels = [ "fan" ]; }'
 
     def fan(endpoints, hwm):
@@ -260,26 +278,9 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
                 % (clist(endpoints), hwm))
     d = sb.start(fan([tcp], 1000), routes)
     c = d.client()
-    sub = CTX.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
-    sub.connect(tcp)
+    sub = subscribed(d, c, tcp)
     try:
-        for i in range(300):
-            check_ok(c.request(notice(id="probe-%d" % i)))
-            if sub.poll(100, zmq.POLLIN):
-                break
-        else:
-            raise AssertionError("SUB never received a probe")
-        while sub.poll(300, zmq.POLLIN):
-            sub.recv_multipart()
-        ipc = "ipc://" + d.path("fan2.ipc")
-        before = d.log().count("reloaded config=")
-        rewrite_config(d, fan([tcp, ipc], 2000), routes)
-        d.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: d.log().count("reloaded config=") > before or
-                   "reload failed" in d.log(), what="the reload", daemon=d)
-        assert "reload failed" not in d.log(), d.log_tail(2000)
+        sighup(d, fan([tcp, ipc], 2000), routes)
         # The same socket: the subscriber gets the next notice at once,
         # with no probe to reconnect first.
         check_ok(c.request(notice(id="after-reload", priority="high")))
@@ -290,11 +291,7 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
             got.append(json.loads(sub.recv_multipart()[1]).get("id"))
         assert "bound=%s" % ipc in d.log()
         # Only the ipc endpoint now: tcp is unbound.
-        before = d.log().count("reloaded config=")
-        rewrite_config(d, fan([ipc], 2000), routes)
-        d.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: d.log().count("reloaded config=") > before,
-                   what="the second reload", daemon=d)
+        sighup(d, fan([ipc], 2000), routes)
         wait_until(lambda: not port_open(port), what="tcp unbound",
                    daemon=d)
     finally:
@@ -316,12 +313,8 @@ def test_zmq_pub_endpoint_busy_at_reload_is_bound_later(sb):
     holder.bind(("127.0.0.1", port))
     holder.listen(1)
     try:
-        before = d.log().count("reloaded config=")
-        rewrite_config(d, 'fan = { type = "zmq_pub"; endpoint = %s; };'
-                       % clist([ipc, tcp]), routes)
-        d.proc.send_signal(signal.SIGHUP)
-        wait_until(lambda: d.log().count("reloaded config=") > before,
-                   what="the reload", daemon=d)
+        sighup(d, 'fan = { type = "zmq_pub"; endpoint = %s; };'
+               % clist([ipc, tcp]), routes)
         wait_until(lambda: "channel fan: bind %s: Address already in use; "
                    "trying again every 1000 ms" % tcp in d.log(),
                    what="the failed bind logged", daemon=d)
@@ -329,20 +322,7 @@ def test_zmq_pub_endpoint_busy_at_reload_is_bound_later(sb):
         holder.close()
     wait_until(lambda: "bound=%s" % tcp in d.log(), what="bound later",
                daemon=d)
-    sub = CTX.socket(zmq.SUB)
-    sub.setsockopt(zmq.LINGER, 0)
-    sub.setsockopt(zmq.SUBSCRIBE, b"fan")
-    sub.connect(tcp)
-    c = d.client()
-    try:
-        for i in range(300):
-            check_ok(c.request(notice(id="late-%d" % i, priority="high")))
-            if sub.poll(100, zmq.POLLIN):
-                break
-        else:
-            raise AssertionError("nothing published on %s" % tcp)
-    finally:
-        sub.close(0)
+    subscribed(d, d.client(), tcp, prefix="late").close(0)
 
 
 def port_open(port):
@@ -351,6 +331,7 @@ def port_open(port):
         return True
     except OSError:
         return False
+
 
 # --- discard ---------------------------------------------------------------
 
