@@ -418,14 +418,18 @@ accept_commit(void)
 
 	rc = acc.npass > 0 ? spool_commit(acc.spool) : 0;
 	if (rc == -1) {
+		limits_pass_undo(acc.limits);	/* none was accepted */
 		acc.stats.spool_failures++;
 		if (!acc.spool_failing)
 			log_warnx("spool write failed, refusing notices until "
 			    "it recovers: %s", acc.spool->error);
 		acc.spool_failing = 1;
-	} else if (acc.npass > 0 && acc.spool_failing) {
-		acc.spool_failing = 0;
-		log_info("spool writes succeed again");
+	} else {
+		limits_pass_keep(acc.limits);
+		if (acc.npass > 0 && acc.spool_failing) {
+			acc.spool_failing = 0;
+			log_info("spool writes succeed again");
+		}
 	}
 	acc.stats.spool_failing = acc.spool_failing;
 	gen = rc == 0 && acc.npass > 0 && acc.durable != NULL ?

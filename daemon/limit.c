@@ -5,9 +5,10 @@
  * sliding window of per_ms. Memory is max * 8 bytes a limit, all of it
  * allocated by limits_new(), none while checking.
  *
- * A notice is counted only once it is known not to be rejected: a rejected
- * notice reaches nobody, so it uses up no limit's slot, not even one of a
- * limit it passed before the rejecting one was checked.
+ * A notice is counted only once it is accepted: a refused notice reaches
+ * nobody, so it uses up no limit's slot, not even one of a limit it passed
+ * before the refusing one was checked. The slots a pass took are kept in a
+ * journal until its commit, so that a commit that fails gives them back.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -25,9 +26,20 @@ struct limit_ring {
 	int		 used;		/* slots filled, up to conf->max */
 };
 
+/* A slot taken in the pass, and what it held before. */
+struct limit_undo {
+	size_t		 limit;
+	int64_t		 overwritten;
+	int		 used;
+};
+
 struct limits {
 	const struct limit_conf	*conf;		/* the config's, not owned */
 	struct limit_ring	*rings;
+	struct limit_undo	*journal;	/* this pass's slots, in order */
+	size_t			 njournal;
+	size_t			 journal_size;
+	int			 journal_lost;	/* out of memory: cannot undo */
 	unsigned char		*counts;	/* per limit, for one check */
 	size_t			 n;
 	const char		*verdict_by;	/* of the last check */
@@ -44,6 +56,7 @@ static enum limit_step	limit_judge(const struct limit_conf *,
 			    int64_t);
 static void		limit_record(const struct limit_conf *,
 			    struct limit_ring *, int64_t);
+static void		limit_journal(struct limits *, size_t);
 static int64_t		limit_oldest(const struct limit_ring *);
 static void		limit_why(const struct limit_conf *,
 			    const struct limit_ring *, int64_t, char *, size_t);
@@ -95,6 +108,7 @@ limits_free(struct limits *l)
 		free(l->rings[i].times);
 	free(l->rings);
 	free(l->counts);
+	free(l->journal);
 	free(l);
 }
 
@@ -241,9 +255,63 @@ limits_count(struct limits *l, int64_t now_ms)
 		return;
 	for (i = 0; i < l->n; i++)
 		if (l->counts[i]) {
+			limit_journal(l, i);
 			limit_record(&l->conf[i], &l->rings[i], now_ms);
 			l->counts[i] = 0;
 		}
+}
+
+void
+limits_pass_undo(struct limits *l)
+{
+	struct limit_undo *u;
+	struct limit_ring *r;
+
+	if (l == NULL)
+		return;
+	while (!l->journal_lost && l->njournal > 0) {
+		u = &l->journal[--l->njournal];
+		r = &l->rings[u->limit];
+		r->next = (r->next + l->conf[u->limit].max - 1) %
+		    l->conf[u->limit].max;
+		r->times[r->next] = u->overwritten;
+		r->used = u->used;
+	}
+	limits_pass_keep(l);
+}
+
+void
+limits_pass_keep(struct limits *l)
+{
+	if (l == NULL)
+		return;
+	l->njournal = 0;
+	l->journal_lost = 0;
+}
+
+/* Remember what limit i's next slot holds, for limits_pass_undo(). */
+static void
+limit_journal(struct limits *l, size_t i)
+{
+	struct limit_undo *grown;
+	size_t size;
+
+	if (l->journal_lost)
+		return;
+	if (l->njournal == l->journal_size) {
+		size = l->journal_size ? l->journal_size * 2 : 64;
+		if ((grown = reallocarray(l->journal, size,
+		    sizeof(*grown))) == NULL) {
+			l->journal_lost = 1;	/* the slots stay taken */
+			return;
+		}
+		l->journal = grown;
+		l->journal_size = size;
+	}
+	l->journal[l->njournal].limit = i;
+	l->journal[l->njournal].overwritten =
+	    l->rings[i].times[l->rings[i].next];
+	l->journal[l->njournal++].used = l->rings[i].used;
 }
 
 const char *

@@ -57,6 +57,13 @@ enum limit_verdict limits_check(struct limits *, const struct notice *,
  */
 void		 limits_count(struct limits *, int64_t now_ms);
 /*
+ * The pass's commit failed: give back every slot counted since the last
+ * limits_pass_keep() (its notices were not accepted after all).
+ */
+void		 limits_pass_undo(struct limits *);
+/* The pass's commit stands: its slots are taken for good. */
+void		 limits_pass_keep(struct limits *);
+/*
  * The name of the limit behind the last check's verdict (the one its why
  * names), NULL after a pass; valid until the limits are freed.
  */

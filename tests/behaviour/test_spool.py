@@ -648,6 +648,29 @@ def prlimit_fsize(pid, value):
                    check=True, timeout=10)
 
 
+def test_failed_commit_gives_cap_slots_back(sb):
+    """A notice refused because its pass's commit failed was not accepted:
+    the frequency-cap slot it took is given back (docs/rules.md)."""
+    caps = ('limits = ( { name = "press"; match = { source = "press*"; }; '
+            'max = 1; per = "1h"; action = "reject"; } );')
+    d = prepare(sb, 'feed = { type = "file"; path = "feed.jsonl"; };', ALL,
+                log_pipe=True, extra=caps)
+    d.start()
+    c = d.client()
+    check_ok(c.request(notice(id="warm", source="other")))
+    wait_until(lambda: spool_rows(d, "SELECT count(*) FROM deliveries "
+                                  "WHERE state = 'delivered'") == [(1,)],
+               daemon=d, what="the warm-up delivered")
+    # As below: the next commit's WAL append fails with EFBIG.
+    prlimit_fsize(d.proc.pid, os.path.getsize(d.path("spool.db-wal")))
+    check_error(c.request(notice(id="p-1", source="press-office")),
+                "unavailable", words=("spool",))
+    prlimit_fsize(d.proc.pid, "unlimited")
+    check_ok(c.request(notice(id="p-2", source="press-office")))
+    check_error(c.request(notice(id="p-3", source="press-office")),
+                "rate_limited", words=("limit 'press'",))
+
+
 def test_unwritable_spool_refuses_then_recovers(sb):
     # The log goes through a pipe: the file-size limit below applies to
     # every file the daemon writes, its log file too, and a pipe has no

@@ -527,6 +527,42 @@ test_counted_only_when_accepted(void **state)
 	limits_free(l);
 }
 
+/*
+ * A pass whose commit fails gives its slots back, exactly: the ring's
+ * count and its oldest time are as before the pass, also when the pass
+ * overwrote the oldest slot of a full ring.
+ */
+static void
+test_failed_pass_gives_slots_back(void **state)
+{
+	struct limits *l;
+	struct notice *n;
+
+	(void)state;
+	add("two", "app", NULL, 2, 90 * SEC, LIMIT_REJECT);
+	n = make("app", "dept:ops", PRIORITY_NORMAL);
+	assert_non_null(l = limits_new(confs, nconfs));
+	assert_int_equal(check(l, n, T0), LIMIT_PASS);
+	limits_pass_keep(l);
+	/* Not full: the undone slot is free again. */
+	assert_int_equal(check(l, n, T0 + SEC), LIMIT_PASS);
+	limits_pass_undo(l);
+	assert_int_equal(check(l, n, T0 + 10 * SEC), LIMIT_PASS);
+	limits_pass_keep(l);
+	assert_int_equal(check(l, n, T0 + 11 * SEC), LIMIT_REJECTED);
+	/* Full: T0 has left the window, its slot is overwritten, undone. */
+	assert_int_equal(check(l, n, T0 + 95 * SEC), LIMIT_PASS);
+	assert_int_equal(check(l, n, T0 + 96 * SEC), LIMIT_REJECTED);
+	limits_pass_undo(l);
+	/* Back to {T0, T0 + 10s}: T0 is out of the window, so one passes. */
+	assert_int_equal(check(l, n, T0 + 97 * SEC), LIMIT_PASS);
+	limits_pass_keep(l);
+	/* ... and the next waits for T0 + 10s to leave it: 3s from now. */
+	assert_int_equal(check(l, n, T0 + 97 * SEC), LIMIT_REJECTED);
+	opens_in("3s");
+	limits_free(l);
+}
+
 int
 main(void)
 {
@@ -542,6 +578,8 @@ main(void)
 		cmocka_unit_test_teardown(test_carry_by_name, teardown),
 		cmocka_unit_test_teardown(test_empty, teardown),
 		cmocka_unit_test_teardown(test_counted_only_when_accepted,
+		    teardown),
+		cmocka_unit_test_teardown(test_failed_pass_gives_slots_back,
 		    teardown),
 	};
 
