@@ -3,7 +3,8 @@
  * through, as a ring of its last max acceptance times; a notice is over
  * the cap when the ring is full and its oldest entry is still inside the
  * sliding window of per_ms. Memory is max * 8 bytes a limit, all of it
- * allocated by limits_new(), none while checking.
+ * allocated by limits_new(), none while checking; the journal below grows
+ * to the slots one pass takes and is reused.
  *
  * A notice is counted only once it is accepted: a refused notice reaches
  * nobody, so it uses up no limit's slot, not even one of a limit it passed
