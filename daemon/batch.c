@@ -32,6 +32,7 @@ struct restored {
 	struct channel		*ch;
 	struct delivery		**items;
 	size_t			 n;
+	int64_t			 next_ms;	/* its retry, if it waited one */
 	struct restored		*next;
 };
 
@@ -158,13 +159,14 @@ batch_flush(struct batch *b)
 		    bt.spool->error);
 	free(ids);
 	log_info("digest channel=%s id=%s items=%zu", b->ch->name, id, b->n);
-	dispatch_digest(b->ch, id, b->items, b->n);
+	dispatch_digest(b->ch, id, b->items, b->n, 0);
 	b->items = NULL;
 	b->n = b->cap = 0;
 }
 
 void
-batch_restore(struct channel *ch, const char *digest_id, struct delivery *d)
+batch_restore(struct channel *ch, const char *digest_id, struct delivery *d,
+    int64_t next_ms)
 {
 	struct restored *r;
 	size_t cap;
@@ -180,6 +182,9 @@ batch_restore(struct channel *ch, const char *digest_id, struct delivery *d)
 		r->next = bt.restored;
 		bt.restored = r;
 	}
+	/* Its items were given the same retry time; the latest wins. */
+	if (next_ms > r->next_ms)
+		r->next_ms = next_ms;
 	cap = r->n;	/* grow one by one: restores are few */
 	if (batch_push(&r->items, &r->n, &cap, d) == -1)
 		fatal("batch_restore");
@@ -194,7 +199,7 @@ batch_restore_done(void)
 		bt.restored = r->next;
 		log_info("digest restored channel=%s id=%s items=%zu",
 		    r->ch->name, r->id, r->n);
-		dispatch_digest(r->ch, r->id, r->items, r->n);
+		dispatch_digest(r->ch, r->id, r->items, r->n, r->next_ms);
 		free(r);
 	}
 }

@@ -22,9 +22,12 @@ int	batch_init(struct event_base *, struct spool *,
 void	batch_shutdown(void);
 /* Collect a batch-class delivery into its channel's open digest. */
 void	batch_add(struct channel *, struct delivery *, const struct policy *);
-/* A delivery read back from the spool as a member of a flushed digest. */
+/*
+ * A delivery read back from the spool as a member of a flushed digest,
+ * with the wall-clock time of the digest's next attempt (0: none planned).
+ */
 void	batch_restore(struct channel *, const char *digest_id,
-	    struct delivery *);
+	    struct delivery *, int64_t next_ms);
 /* Send the digests batch_restore re-formed. */
 void	batch_restore_done(void);
 /* A reload replaced a channel: its open digest moves to the new one. */

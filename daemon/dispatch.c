@@ -349,9 +349,9 @@ dispatch_restore(struct notice *n, const struct spool_delivery *sd)
 	}
 	d->attempts = sd->attempts;
 	d->level = sd->level;
-	/* A flushed digest is sent again at once, as the same digest. */
+	/* A flushed digest goes again as the same digest, when it is due. */
 	if (sd->digest != NULL)
-		batch_restore(ch, sd->digest, d);
+		batch_restore(ch, sd->digest, d, sd->next_ms);
 	else
 		dispatch_enqueue_at(d, sd->next_ms);
 	return (0);
@@ -387,7 +387,7 @@ dispatch_escalation(struct notice *n, const int *channels, size_t nch,
 
 void
 dispatch_digest(struct channel *ch, const char *id, struct delivery **items,
-    size_t n)
+    size_t n, int64_t next_ms)
 {
 	struct delivery *d;
 	size_t i;
@@ -402,7 +402,7 @@ dispatch_digest(struct channel *ch, const char *id, struct delivery **items,
 		if (items[i]->attempts > d->attempts)
 			d->attempts = items[i]->attempts;
 	ch->stats.digests++;
-	dispatch_enqueue(d);
+	dispatch_enqueue_at(d, next_ms);
 }
 
 void

@@ -49,9 +49,12 @@ int	dispatch_restore(struct notice *, const struct spool_delivery *);
 /* Deliver an escalation level of a notice to the level's channels. */
 void	dispatch_escalation(struct notice *, const int *channels, size_t n,
 	    int level, int round, int64_t waited_ms);
-/* A batch digest leaves (called by batch.c; takes the items array). */
+/*
+ * A batch digest leaves (called by batch.c; takes the items array). A
+ * digest re-formed at start waits until next_ms (wall clock; 0: now).
+ */
 void	dispatch_digest(struct channel *, const char *id,
-	    struct delivery **items, size_t n);
+	    struct delivery **items, size_t n, int64_t next_ms);
 /* Take a reloaded config (see dispatch.c); old is kept while needed. */
 int	dispatch_reconfigure(struct config *, struct config *old, char *err,
 	    size_t errlen);

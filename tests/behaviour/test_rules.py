@@ -672,14 +672,15 @@ exit 75
 
 def test_restart_mid_batch_window(sb):
     """x: flushed before the restart; the exec channel's attempt fails
-    and waits a minute to retry, so its digest is pending across the
-    restart and is sent again as the same digest. y: still in the open
+    and waits 5-10s to retry, so its digest is pending across the
+    restart, waits out the rest of that backoff after it (its items'
+    next_ms), and is sent again as the same digest. y: still in the open
     window at the restart, sent in one digest after it. Each notice once
     per channel."""
     channels = "\n".join([
         file_channel("feed"),
         'hook = { type = "exec"; command = %s; timeout = "30s"; '
-        'retry = { max = 3; backoff = "1m"; backoff_max = "1m"; }; };' %
+        'retry = { max = 3; backoff = "10s"; backoff_max = "10s"; }; };' %
         clist(["/bin/sh", "-c", HOOK])])
     d = sb.start(channels, all_to("feed", "hook"),
                  extra='policies = { batch = { window = "3s"; }; };')
@@ -697,6 +698,9 @@ def test_restart_mid_batch_window(sb):
     y_due = received_ms(d, "y-0") + 3000
     if wall_ms() < y_due:
         assert ids_in(d.path("feed.jsonl")) == xs
+    [(x_next,)] = spool(d, "SELECT min(next_ms) FROM deliveries WHERE "
+                        "digest = 'x-0/hook/digest'")
+    assert x_next is not None, "the x digest's retry is not on record"
     restart_ms = wall_ms()
     d2 = restart(sb, d, "2")
     def got():
@@ -706,7 +710,8 @@ def test_restart_mid_batch_window(sb):
                len(lines(d2, "feed")) == 6,
                what="both digests on hook and y on feed", daemon=d2)
     d2.stop()
-    hook = got()
+    # y may leave first now: x waits out its backoff.
+    hook = sorted(got(), key=lambda x: x["delivery_id"])
     assert [x["delivery_id"] for x in hook] == ["x-0/hook/digest",
                                                 "y-0/hook/digest"], hook
     assert [[i["id"] for i in x["items"]] for x in hook] == [xs, ys], hook
@@ -718,8 +723,15 @@ def test_restart_mid_batch_window(sb):
         assert state == "delivered" and digest == "y-0/%s/digest" % ch
         assert delivered_ms >= restart_ms, (nid, ch)
         assert delivered_ms >= received_ms(d, "y-0") + 3000, (nid, ch)
-    assert "digest restored channel=hook id=x-0/hook/digest items=3" in \
-        open(d2.log_path).read()
+    log2 = open(d2.log_path).read()
+    assert "digest restored channel=hook id=x-0/hook/digest items=3" in log2
+    # Not before its backoff ended, though the daemon was down meanwhile.
+    for nid, ch, digest, state, delivered_ms, recv in digest_rows(d, "x-"):
+        if ch == "hook":
+            assert delivered_ms >= x_next, (nid, delivered_ms - x_next)
+    if restart_ms < x_next - 1000:
+        assert "resumed id=x-0/hook/digest channel=hook attempts=1" in \
+            log2, log2[-3000:]
 
 
 # --- reload ------------------------------------------------------------------

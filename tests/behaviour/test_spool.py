@@ -874,7 +874,7 @@ def test_restart_waits_out_retry_backoff(sb):
     """A delivery waiting out a retry's backoff when the daemon stops
     waits out the rest after the restart (deliveries.next_ms), instead of
     being tried again at once: a failing channel gets no burst of retries
-    at every restart. (A flushed digest is sent again at once:
+    at every restart. (A flushed digest does the same:
     test_rules.py, test_restart_mid_batch_window.)"""
     klass = "realtime"
     d = prepare(sb, exec_channel("hook", 75, retry='{ max = 10; '
