@@ -393,7 +393,7 @@ auth_zap_open(void *zctx, char *err, size_t errlen)
 		return (-1);
 	}
 	zmq_setsockopt(auth.zap, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_bind(auth.zap, AUTH_ZAP_ENDPOINT) == -1) {
+	if (zmqio_bind(auth.zap, AUTH_ZAP_ENDPOINT) == -1) {
 		snprintf(err, errlen, "ZAP handler: cannot bind %s: %s",
 		    AUTH_ZAP_ENDPOINT, zmq_strerror(errno));
 		zmq_close(auth.zap);

@@ -158,7 +158,7 @@ ingress_open(struct ingress *in, int type, char *const *endpoints, size_t n,
 		if (auth_socket_prepare(s->zsock, conf, s->is_router ?
 		    "router" : "pull", endpoints[i], err, errlen) == -1)
 			return (-1);
-		if (zmq_bind(s->zsock, endpoints[i]) == -1) {
+		if (zmqio_bind(s->zsock, endpoints[i]) == -1) {
 			snprintf(err, errlen, "ingress.%s: cannot bind %s: %s",
 			    s->is_router ? "router" : "pull", endpoints[i],
 			    zmq_strerror(errno));
