@@ -109,25 +109,22 @@ channel_new(struct event_base *base, const struct channel_conf *conf,
 	ch->done_arg = done_arg;
 	TAILQ_INIT(&ch->queue);
 	ch->kick = event_new(base, -1, 0, channel_kick_cb, ch);
-	if (ch->kick == NULL || conf->ops->start(ch, err, errlen) == -1) {
-		if (ch->kick != NULL)
-			event_free(ch->kick);
-		secrets_free(ch);
-		free(ch->name);
-		free(ch);
-		return (NULL);
-	}
+	if (ch->kick == NULL || conf->ops->start(ch, err, errlen) == -1)
+		goto fail;
 	if (conf->health.enabled &&
 	    (ch->breaker = breaker_new(ch, err, errlen)) == NULL) {
 		conf->ops->stop(ch);
-		event_free(ch->kick);
-		secrets_free(ch);
-		free(ch->name);
-		free(ch);
-		return (NULL);
+		goto fail;
 	}
 	ch->cstate = CHANNEL_UP;
 	return (ch);
+fail:
+	if (ch->kick != NULL)
+		event_free(ch->kick);
+	secrets_free(ch);
+	free(ch->name);
+	free(ch);
+	return (NULL);
 }
 
 void
@@ -174,13 +171,6 @@ channel_has_room(const struct channel *ch)
 	return (ch->queued + ch->inflight + ch->reserved <
 	    ch->conf->queue_max && ch->held_bytes + ch->reserved_bytes <
 	    (size_t)ch->conf->queue_max_bytes);
-}
-
-/* The parsed fields take about as much as the canonical JSON. */
-size_t
-notice_held_bytes(const struct notice *n)
-{
-	return (sizeof(*n) + 2 * n->json_len);
 }
 
 size_t
@@ -373,7 +363,6 @@ char *
 delivery_json(const struct delivery *d, size_t *lenp)
 {
 	struct jsonbuf jb;
-	char more[128];
 	size_t size = 256, i;
 
 	if (d->items == NULL && d->notice->json == NULL)
@@ -396,18 +385,21 @@ delivery_json(const struct delivery *d, size_t *lenp)
 		jsonbuf_put(&jb, ",");
 	}
 	if (d->level > 0) {
-		snprintf(more, sizeof(more), "\"escalation\":{\"level\":%d,"
-		    "\"round\":%d,\"waited_ms\":%lld},", d->level, d->round,
-		    (long long)d->waited_ms);
-		jsonbuf_put(&jb, more);
+		jsonbuf_put(&jb, "\"escalation\":{\"level\":");
+		jsonbuf_int(&jb, d->level);
+		jsonbuf_put(&jb, ",\"round\":");
+		jsonbuf_int(&jb, d->round);
+		jsonbuf_put(&jb, ",\"waited_ms\":");
+		jsonbuf_int(&jb, d->waited_ms);
+		jsonbuf_put(&jb, "},");
 	}
 	if (d->items == NULL) {
 		jsonbuf_putn(&jb, d->notice->json + 1, d->notice->json_len - 1);
 		return (jsonbuf_finish(&jb, lenp));
 	}
-	snprintf(more, sizeof(more), "\"digest\":true,\"count\":%zu,"
-	    "\"items\":[", d->nitems);
-	jsonbuf_put(&jb, more);
+	jsonbuf_put(&jb, "\"digest\":true,\"count\":");
+	jsonbuf_int(&jb, (long long)d->nitems);
+	jsonbuf_put(&jb, ",\"items\":[");
 	for (i = 0; i < d->nitems; i++) {
 		if (i > 0)
 			jsonbuf_put(&jb, ",");

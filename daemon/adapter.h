@@ -169,8 +169,6 @@ int		 channel_has_room(const struct channel *);
  * each, so that a channel's count never depends on another's).
  */
 size_t		 delivery_held_bytes(const struct delivery *);
-/* What a notice held for a delivery counts against queue_max_bytes. */
-size_t		 notice_held_bytes(const struct notice *);
 /* Queue a delivery (ownership moves to the channel) and start what fits. */
 void		 channel_enqueue(struct channel *, struct delivery *);
 /*

@@ -604,15 +604,8 @@ dispatch_done_cb(struct channel *ch, struct delivery *d,
 static void
 dispatch_delivered(struct delivery *d)
 {
-	size_t i;
-
 	dsp.stats.delivered++;
-	if (d->items == NULL)
-		dispatch_record(d, DSTATE_DELIVERED, NULL, 0);
-	for (i = 0; i < d->nitems; i++) {
-		d->items[i]->attempts = d->attempts;
-		dispatch_record(d->items[i], DSTATE_DELIVERED, NULL, 0);
-	}
+	dispatch_record(d, DSTATE_DELIVERED, NULL, 0);
 	delivery_free(d);
 }
 
@@ -644,12 +637,7 @@ dispatch_retry(struct delivery *d, const char *error)
 	dsp.stats.retried++;
 	/* On the wall clock in the spool: what a restart resumes from. */
 	next_ms = deadline_wall_ms() + delay;
-	if (d->items == NULL)
-		dispatch_record(d, DSTATE_PENDING, error, next_ms);
-	for (i = 0; i < d->nitems; i++) {
-		d->items[i]->attempts = d->attempts;
-		dispatch_record(d->items[i], DSTATE_PENDING, error, next_ms);
-	}
+	dispatch_record(d, DSTATE_PENDING, error, next_ms);
 	deadline_arm(dsp.retries, &d->retry, deadline_monotonic_ms() + delay,
 	    dispatch_retry_cb, d);
 }
@@ -798,15 +786,24 @@ dispatch_fail(struct delivery *d, const char *error)
 
 /*
  * Write an outcome; the pass's commit makes it durable. A retry (pending)
- * writes when its next attempt is due, next_ms on the wall clock.
+ * writes when its next attempt is due, next_ms on the wall clock. A
+ * digest has no row of its own: its items take its outcome and attempts.
  */
 static void
 dispatch_record(struct delivery *d, enum spool_dstate st, const char *error,
     int64_t next_ms)
 {
 	int64_t now = deadline_wall_ms();
+	size_t i;
 	int rv;
 
+	if (d->items != NULL) {
+		for (i = 0; i < d->nitems; i++) {
+			d->items[i]->attempts = d->attempts;
+			dispatch_record(d->items[i], st, error, next_ms);
+		}
+		return;
+	}
 	if (dsp.spool == NULL)
 		return;
 	if (st == DSTATE_PENDING)

@@ -22,7 +22,6 @@ static void	notice_id_random(uint8_t *, size_t);
 static void	notice_id_format(char *, uint64_t, const uint8_t *);
 static void	notice_json_member(struct jsonbuf *, const char *,
 		    const char *);
-static void	notice_json_time(int64_t, char *, size_t);
 static void	notice_json_body(struct jsonbuf *, const struct notice *);
 static int	notice_name_lookup(const char *const *, int, const char *,
 		    size_t);
@@ -214,11 +213,11 @@ notice_json_member(struct jsonbuf *jb, const char *key, const char *value)
 }
 
 /*
- * received_at: gmtime and strftime once a second, not once a notice (a
- * thread's own copy: notices are encoded on the loop and by tools).
+ * gmtime and strftime once a second, not once a notice (a thread's own
+ * copy: notices are encoded on the loop and by tools).
  */
-static void
-notice_json_time(int64_t when_ms, char *out, size_t len)
+void
+notice_time_format(int64_t when_ms, char *out, size_t len)
 {
 	static _Thread_local int64_t	 cached_sec = INT64_MIN;
 	static _Thread_local char	 cached[24];
@@ -235,7 +234,7 @@ notice_json_time(int64_t when_ms, char *out, size_t len)
 		sec--;
 	}
 	if ((int64_t)sec != cached_sec) {
-		/* A year past 9999 (a damaged spool row) does not fit. */
+		/* A year past 99999 (a damaged spool row) does not fit. */
 		if (gmtime_r(&sec, &tm) == NULL || strftime(cached,
 		    sizeof(cached), "%Y-%m-%dT%H:%M:%S", &tm) == 0)
 			cached[0] = '\0';
@@ -243,8 +242,8 @@ notice_json_time(int64_t when_ms, char *out, size_t len)
 	}
 	/* ".mmmZ" by hand: snprintf cost as much as the rest of the time. */
 	clen = strlen(cached);
-	if (clen + 6 > len) {
-		out[0] = '\0';
+	if (clen != 19 || clen + 6 > len) {	/* not YYYY-MM-DDTHH:MM:SS */
+		snprintf(out, len, "%lld ms", (long long)when_ms);
 		return;
 	}
 	memcpy(out, cached, clen);
@@ -302,8 +301,15 @@ notice_json_body(struct jsonbuf *jb, const struct notice *n)
 	}
 	if (n->anonymous)
 		jsonbuf_put(jb, ",\"anonymous\":true");
-	notice_json_time(n->received_ms, when, sizeof(when));
+	notice_time_format(n->received_ms, when, sizeof(when));
 	notice_json_member(jb, "\"received_at\":", when);
+}
+
+/* The parsed fields take about as much as the canonical JSON. */
+size_t
+notice_held_bytes(const struct notice *n)
+{
+	return (sizeof(*n) + 2 * n->json_len);
 }
 
 int

@@ -84,6 +84,13 @@ void		 notice_ref(struct notice *);
 void		 notice_unref(struct notice *);	/* frees on last reference */
 void		 notice_assign_id(struct notice *);
 int		 notice_encode(struct notice *);	/* fills json */
+/* What a notice held in memory counts against a queue_max_bytes. */
+size_t		 notice_held_bytes(const struct notice *);
+/*
+ * when_ms as RFC 3339, UTC, with milliseconds (24 bytes, as received_at);
+ * a time whose year is not four digits as "N ms".
+ */
+void		 notice_time_format(int64_t when_ms, char *, size_t);
 const char	*notice_tag(const struct notice *, const char *);
 struct notice	*notice_new_internal(const char *event, const char *ref,
 		    const char *owners, const char *subject, const char *body);

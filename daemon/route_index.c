@@ -400,6 +400,7 @@ route_walk_start(struct route_walk *w, const struct config *cf,
 	w->ncursors = 0;
 	w->scan = ix == NULL;
 	w->scan_next = 0;
+	w->tried = 0;
 	if (ix == NULL)
 		return;
 	c = n->class >= 0 && n->class < CLASS_COUNT ? (size_t)n->class + 1 : 0;
@@ -469,6 +470,7 @@ route_walk_next(struct route_walk *w)
 		if (w->scan_next == w->cf->nroutes)
 			return (NULL);
 		r = &w->cf->routes[w->scan_next++];
+		w->tried++;
 		if (match_notice(&r->match, w->n))
 			return (r);
 	}
@@ -486,6 +488,7 @@ route_walk_next(struct route_walk *w)
 				i++;
 		}
 		r = &w->cf->routes[lowest];
+		w->tried++;
 		if (match_notice(&r->match, w->n))
 			return (r);
 	}

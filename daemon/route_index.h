@@ -33,6 +33,7 @@ struct route_walk {
 	size_t			 ncursors;
 	int			 scan;		/* every route, in order */
 	size_t			 scan_next;
+	size_t			 tried;		/* routes matched against */
 };
 
 /*

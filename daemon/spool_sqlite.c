@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 #include <yajl/yajl_gen.h>
 
+#include "jsonbuf.h"
 #include "log.h"
 #include "notice.h"
 #include "spool.h"
@@ -492,9 +493,10 @@ struct spool_sqlite {
 							   spool_sync */
 	sqlite3_stmt			*stmt[STMT_COUNT];
 	struct spool_sqlite_dseqs	 dseqs;
-	int				 dseqs_partial;	/* memory ran out:
-							   not every pending
-							   delivery is in */
+	int				 dseqs_partial;	/* not every pending
+							   delivery is in: not
+							   loaded yet, or lost */
+	int				 dseqs_lost;	/* memory ran out */
 	struct spool_sqlite_undo	*undo;
 	size_t				 nundo;
 	size_t				 undosize;
@@ -516,12 +518,9 @@ struct spool_sqlite_pending {
 
 /* describe's output as yajl writes it, and what to splice in. */
 struct spool_sqlite_json {
-	char		*buf;
-	size_t		 len;
-	size_t		 size;
+	struct jsonbuf	 out;
 	const char	*raw;		/* for the next null: stored JSON */
 	size_t		 rawlen;
-	int		 failed;	/* out of memory */
 };
 
 static int	spool_sqlite_open(struct spool *, const char *,
@@ -666,7 +665,6 @@ static void	spool_sqlite_gen_int(yajl_gen, const char *, sqlite3_stmt *,
 static void	spool_sqlite_gen_time(yajl_gen, const char *, sqlite3_stmt *,
 		    int);
 static void	spool_sqlite_json_cb(void *, const char *, size_t);
-static void	spool_sqlite_time(int64_t, char *, size_t);
 
 RB_PROTOTYPE_STATIC(spool_sqlite_dseqs, spool_sqlite_dseq, entry,
     spool_sqlite_dseq_cmp)
@@ -729,6 +727,8 @@ spool_sqlite_open(struct spool *sp, const char *path, enum spool_sync sync,
 	ss->lockfd = -1;
 	ss->walfd = -1;
 	RB_INIT(&ss->dseqs);
+	/* Until spool_sqlite_load_pending() has read every pending row. */
+	ss->dseqs_partial = 1;
 	sp->backend = ss;
 	if (spool_sqlite_lock(ss, err, errlen) == -1 ||
 	    spool_sqlite_connect(ss, err, errlen) == -1 ||
@@ -1950,6 +1950,8 @@ spool_sqlite_load_pending(struct spool *sp,
 	for (i = 0; i < n && rv == 0; i++)
 		rv = spool_sqlite_pending_one(sp, seqs[i], fn, arg);
 	free(seqs);
+	if (rv == 0 && !ss->dseqs_lost)
+		ss->dseqs_partial = 0;	/* the map has them all */
 	return (rv);
 }
 
@@ -2380,13 +2382,13 @@ spool_sqlite_why_not(struct spool *sp, const char *what, const char *id)
 		snprintf(why, sizeof(why), "it is %s and does not wait for an "
 		    "ack (it was never tracked)", info.class_name);
 	else if (info.acked_ms != 0) {
-		spool_sqlite_time(info.acked_ms, when, sizeof(when));
+		notice_time_format(info.acked_ms, when, sizeof(when));
 		snprintf(why, sizeof(why), "it was acked at %s", when);
 	} else if (info.expired_ms != 0) {
-		spool_sqlite_time(info.expired_ms, when, sizeof(when));
+		notice_time_format(info.expired_ms, when, sizeof(when));
 		snprintf(why, sizeof(why), "it expired at %s", when);
 	} else {
-		spool_sqlite_time(info.respond_by_ms, when, sizeof(when));
+		notice_time_format(info.respond_by_ms, when, sizeof(when));
 		snprintf(why, sizeof(why), "it is tracked already (respond "
 		    "by %s)", when);
 	}
@@ -2603,7 +2605,7 @@ spool_sqlite_describe(struct spool *sp, const char *id, char **json)
 {
 	struct spool_sqlite *ss = sp->backend;
 	sqlite3_stmt *st = ss->stmt[STMT_NOTICE];
-	struct spool_sqlite_json js = { 0 };
+	struct spool_sqlite_json js = { .raw = NULL };
 	int64_t seq;
 	yajl_gen g;
 	int rc, rv = -1;
@@ -2615,7 +2617,8 @@ spool_sqlite_describe(struct spool *sp, const char *id, char **json)
 		sqlite3_reset(st);
 		return (rc == SQLITE_DONE ? 0 : -1);
 	}
-	if ((g = yajl_gen_alloc(NULL)) == NULL) {
+	if (jsonbuf_init(&js.out, 1024) == -1 ||
+	    (g = yajl_gen_alloc(NULL)) == NULL) {
 		sqlite3_reset(st);
 		goto nomem;
 	}
@@ -2631,21 +2634,19 @@ spool_sqlite_describe(struct spool *sp, const char *id, char **json)
 	yajl_gen_free(g);
 	sqlite3_reset(st);
 	if (rv == -1) {
-		free(js.buf);
+		free(jsonbuf_finish(&js.out, NULL));
 		return (-1);
 	}
-	if (js.failed)
-		goto nomem;
 	if (js.raw != NULL) {
-		free(js.buf);
+		free(jsonbuf_finish(&js.out, NULL));
 		snprintf(sp->error, sizeof(sp->error), "describing notice %s: "
 		    "yajl wrote no placeholder for the stored notice", id);
 		return (-1);
 	}
-	*json = js.buf;
-	return (1);
+	if ((*json = jsonbuf_finish(&js.out, NULL)) != NULL)
+		return (1);
 nomem:
-	free(js.buf);
+	free(jsonbuf_finish(&js.out, NULL));
 	snprintf(sp->error, sizeof(sp->error), "describing notice %s: out of "
 	    "memory", id);
 	return (-1);
@@ -2805,7 +2806,7 @@ spool_sqlite_gen_time(yajl_gen g, const char *key, sqlite3_stmt *st,
 
 	if (sqlite3_column_type(st, col) == SQLITE_NULL)
 		return;
-	spool_sqlite_time(sqlite3_column_int64(st, col), when, sizeof(when));
+	notice_time_format(sqlite3_column_int64(st, col), when, sizeof(when));
 	spool_sqlite_gen_string(g, key);
 	spool_sqlite_gen_string(g, when);
 }
@@ -2819,30 +2820,13 @@ static void
 spool_sqlite_json_cb(void *arg, const char *s, size_t len)
 {
 	struct spool_sqlite_json *js = arg;
-	size_t size;
-	char *grown;
 
 	if (js->raw != NULL && len == 4 && memcmp(s, "null", 4) == 0) {
 		s = js->raw;
 		len = js->rawlen;
 		js->raw = NULL;
 	}
-	if (js->failed)
-		return;
-	if (js->len + len + 1 > js->size) {
-		size = js->size == 0 ? 1024 : js->size;
-		while (size < js->len + len + 1)
-			size *= 2;
-		if ((grown = realloc(js->buf, size)) == NULL) {
-			js->failed = 1;
-			return;
-		}
-		js->buf = grown;
-		js->size = size;
-	}
-	memcpy(js->buf + js->len, s, len);
-	js->len += len;
-	js->buf[js->len] = '\0';
+	jsonbuf_putn(&js->out, s, len);
 }
 
 /*
@@ -2912,11 +2896,11 @@ spool_sqlite_dseq_find(struct spool_sqlite *ss, const char *id)
 static void
 spool_sqlite_dseqs_lost(struct spool_sqlite *ss)
 {
-	if (!ss->dseqs_partial)
+	if (!ss->dseqs_lost)
 		log_warnx("spool: out of memory for the map of pending "
 		    "deliveries; pending ids are looked up in the spool from "
 		    "now on");
-	ss->dseqs_partial = 1;
+	ss->dseqs_lost = ss->dseqs_partial = 1;
 }
 
 /* Remember the row of a pending delivery; out of memory, do without. */
@@ -3032,29 +3016,6 @@ spool_sqlite_undo_rollback(struct spool_sqlite *ss)
 	}
 	ss->nundo = 0;
 	ss->last_seq = 0;
-}
-
-/* ms since the epoch as RFC 3339 in UTC, with ms: 2024-05-01T12:34:56.789Z */
-static void
-spool_sqlite_time(int64_t ms, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t sec;
-	int frac;
-
-	/* Floor division: a time before 1970 still prints its own ms. */
-	sec = (time_t)(ms / 1000);
-	frac = (int)(ms % 1000);
-	if (frac < 0) {
-		frac += 1000;
-		sec--;
-	}
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm) == 0) {
-		snprintf(buf, len, "%lld ms", (long long)ms);
-		return;
-	}
-	snprintf(buf + strlen(buf), len - strlen(buf), ".%03dZ", frac);
 }
 
 static int64_t

@@ -117,7 +117,6 @@ static int	status_garbage(const char *, size_t, char *, size_t);
 static int	status_split(char *, int, char **, int);
 static int	status_admin(const struct status_client *);
 static const char *status_quote(const char *, char *, size_t);
-static void	status_time(int64_t, char *, size_t);
 static void	status_send(struct status_client *, yajl_gen);
 static void	status_send_raw(struct status_client *, const char *, size_t);
 static void	status_error(struct status_client *, const char *,
@@ -681,22 +680,6 @@ status_quote(const char *s, char *buf, size_t len)
 	return (buf);
 }
 
-/* RFC 3339 in UTC with ms, as the spool writes its times. */
-static void
-status_time(int64_t ms, char *buf, size_t len)
-{
-	struct tm tm;
-	time_t sec = (time_t)(ms / 1000);
-	size_t n;
-
-	if (gmtime_r(&sec, &tm) == NULL ||
-	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0) {
-		snprintf(buf, len, "%lld ms", (long long)ms);
-		return;
-	}
-	snprintf(buf + n, len - n, ".%03dZ", (int)(ms % 1000));
-}
-
 /* Write what g holds as one line, and free g. */
 static void
 status_send(struct status_client *c, yajl_gen g)
@@ -840,7 +823,7 @@ gen_time(yajl_gen g, const char *key, int64_t ms)
 		gen_str(g, key, NULL);
 		return;
 	}
-	status_time(ms, when, sizeof(when));
+	notice_time_format(ms, when, sizeof(when));
 	gen_str(g, key, when);
 }
 

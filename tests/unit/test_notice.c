@@ -283,6 +283,37 @@ test_encode_received_at(void **state)
 	notice_unref(n);
 }
 
+/*
+ * The formatter keeps the last second it formatted: the same second with
+ * other ms, a step back, and back again each come out right; a year that
+ * is not four digits is said in ms.
+ */
+static void
+test_time_format_cache(void **state)
+{
+	static const struct {
+		int64_t		 ms;
+		const char	*want;
+	} cases[] = {
+		{ 1714566896007LL, "2024-05-01T12:34:56.007Z" },
+		{ 1714566896999LL, "2024-05-01T12:34:56.999Z" },
+		{ 1714566895000LL, "2024-05-01T12:34:55.000Z" },
+		{ 1714566896100LL, "2024-05-01T12:34:56.100Z" },
+		{ -1000LL, "1969-12-31T23:59:59.000Z" },
+		{ -999LL, "1969-12-31T23:59:59.001Z" },
+		{ 253402300800000LL, "253402300800000 ms" },	/* 10000-01-01 */
+		{ 1714566896100LL, "2024-05-01T12:34:56.100Z" },
+	};
+	char out[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		notice_time_format(cases[i].ms, out, sizeof(out));
+		assert_string_equal(out, cases[i].want);
+	}
+}
+
 /* yajl's own encoding of one string, quotes included: the reference. */
 static char *
 yajl_quoted(const char *s)
@@ -434,6 +465,7 @@ main(void)
 		cmocka_unit_test(test_encode_anonymous),
 		cmocka_unit_test(test_encode_minimal),
 		cmocka_unit_test(test_encode_received_at),
+		cmocka_unit_test(test_time_format_cache),
 		cmocka_unit_test(test_encode_large),
 		cmocka_unit_test(test_encode_escapes_like_yajl),
 		cmocka_unit_test(test_names),

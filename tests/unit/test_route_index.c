@@ -22,6 +22,7 @@
 #include "match.h"
 #include "notice.h"
 #include "route.h"
+#include "route_index.h"
 
 #define CONFIGS		400	/* random route sets */
 #define NOTICES		100	/* random notices against each */
@@ -238,6 +239,22 @@ route_both(struct config *cf, const struct notice *n,
 	cf->route_index = ix;
 }
 
+/*
+ * The routes a whole walk tries for n (a route that stops routing does not
+ * stop it); *scanned: it tried every route, in order, instead of the index.
+ */
+static size_t
+walk_tried(const struct config *cf, const struct notice *n, int *scanned)
+{
+	struct route_walk w;
+
+	route_walk_start(&w, cf, n);
+	while (route_walk_next(&w) != NULL)
+		;
+	*scanned = w.scan;
+	return (w.tried);
+}
+
 static void
 result_equal(const struct route_result *a, const struct route_result *b)
 {
@@ -382,6 +399,7 @@ test_edges(void **state)
 	char buf[256], *many[100], names[100][16];
 	struct config *cf;
 	size_t i;
+	int scanned;
 
 	(void)state;
 	cf = load(edge_conf);
@@ -411,6 +429,8 @@ test_edges(void **state)
 	notice_set("dup", many, 100, CLASS_REALTIME);
 	assert_string_equal(matched(cf, buf, sizeof(buf)),
 	    "twice,rt,eng,last");
+	assert_int_equal(walk_tried(cf, &n, &scanned), cf->nroutes);
+	assert_true(scanned);
 	config_free(cf);
 }
 
@@ -421,7 +441,7 @@ test_many_routes(void **state)
 	struct text t = { NULL, 2 * 1024 * 1024, 0 };
 	struct route_result res, scan;
 	struct config *cf;
-	int i;
+	int i, scanned;
 
 	(void)state;
 	assert_non_null(t.buf = malloc(t.len));
@@ -459,6 +479,9 @@ test_many_routes(void **state)
 	result_is_scan(cf, &n, &res);
 	assert_int_equal(res.nmatched, 4);
 	assert_int_equal(res.ntargets, 2);
+	/* The index, not a scan: a handful of the 10,001 routes tried. */
+	assert_in_range(walk_tried(cf, &n, &scanned), 4, 40);
+	assert_false(scanned);
 	assert_string_equal(res.targets[0].route->name, "m12");
 	assert_string_equal(res.targets[1].route->name, "end");
 	/* "svc-12*", then case 3's "svc-123.*" (123 % 4 == 3), then end. */
@@ -468,6 +491,7 @@ test_many_routes(void **state)
 	result_is_scan(cf, &n, &res);
 	assert_int_equal(res.nmatched, 3);
 	assert_string_equal(res.targets[0].route->name, "m12");
+	assert_in_range(walk_tried(cf, &n, &scanned), 3, 40);
 	config_free(cf);
 }
 

@@ -790,6 +790,39 @@ test_failed_write_fails_the_pass(void **state)
 	spool_close(sp);
 }
 
+/*
+ * Two live deliveries may not share an id: at a start, before the pending
+ * rows are loaded into the daemon's map, SQLite tells; after, the map.
+ */
+static void
+test_pending_id_before_and_after_load(void **state)
+{
+	static const char *const ch[] = { "feed" };
+	struct fixture *fx = *state;
+	struct loaded l;
+	struct spool *sp;
+
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-p", 1000, ch, 1), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	sp = open_spool(fx->path, SPOOL_SYNC_NORMAL);
+	assert_int_equal(add(sp, "n-p", 5000, ch, 1), -1);
+	assert_int_equal(sp->refused, 1);
+	assert_string_equal(sp->error, "cannot store notice n-p: its "
+	    "delivery n-p/feed is still pending from when that id was "
+	    "accepted before");
+	load(sp, &l);
+	assert_int_equal(l.n, 1);
+	assert_int_equal(add(sp, "n-p", 5001, ch, 1), -1);
+	assert_int_equal(sp->refused, 1);
+	assert_int_equal(add(sp, "n-q", 5002, ch, 1), 0);
+	assert_int_equal(spool_commit(sp), 0);
+	spool_close(sp);
+	assert_int_equal(sql_int(fx->path, "SELECT count(*) FROM notices "
+	    "WHERE id = 'n-p'"), 1);
+}
+
 static void
 test_seen_window(void **state)
 {
@@ -2359,6 +2392,19 @@ schema_of(const char *path, char *buf, size_t len)
 	    "ORDER BY name)", buf, len);
 }
 
+/* fx's spool has the schema a new spool gets, index for index. */
+static void
+assert_schema_fresh(const struct fixture *fx)
+{
+	char want[8192], got[8192], fresh[160];
+
+	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
+	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
+	schema_of(fresh, want, sizeof(want));
+	schema_of(fx->path, got, sizeof(got));
+	assert_string_equal(got, want);
+}
+
 static void
 test_migrate_v1(void **state)
 {
@@ -2368,7 +2414,7 @@ test_migrate_v1(void **state)
 	struct waited wt;
 	struct loaded l;
 	struct spool *sp;
-	char want[8192], got[8192], fresh[160], *json;
+	char *json;
 
 	sql_exec(fx->path, v1_schema);
 	assert_int_equal(sql_int(fx->path, "PRAGMA user_version"), 1);
@@ -2415,11 +2461,7 @@ test_migrate_v1(void **state)
 	    "WHERE level = 0 AND digest IS NULL"), 3);
 
 	/* Migrated, the schema is the one a new spool gets. */
-	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
-	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
-	schema_of(fresh, want, sizeof(want));
-	schema_of(fx->path, got, sizeof(got));
-	assert_string_equal(got, want);
+	assert_schema_fresh(fx);
 }
 
 /*
@@ -2530,7 +2572,7 @@ test_migrate_v2(void **state)
 	struct loaded l;
 	struct spool *sp;
 	sqlite3 *db;
-	char before[4096], after[4096], want[8192], got[8192], fresh[160];
+	char before[4096], after[4096], got[8192];
 
 	sql_exec(fx->path, v1_schema);
 	sql_exec(fx->path, v2_step);
@@ -2587,11 +2629,7 @@ test_migrate_v2(void **state)
 	    "seq)", got, sizeof(got));
 	assert_string_equal(got, "failed:3 delivered:2 pending:0 dead:1");
 
-	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
-	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
-	schema_of(fresh, want, sizeof(want));
-	schema_of(fx->path, got, sizeof(got));
-	assert_string_equal(got, want);
+	assert_schema_fresh(fx);
 }
 
 /* Every row of breaker_openings, every column, in seq order. */
@@ -2760,7 +2798,7 @@ test_migrate_v3(void **state)
 	struct loaded l;
 	struct spool *sp;
 	char nbefore[4096], nafter[4096], dbefore[4096], dafter[4096];
-	char want[8192], got[8192], fresh[160];
+	char got[8192];
 
 	sql_exec(fx->path, v1_schema);
 	sql_exec(fx->path, v2_step);
@@ -2806,11 +2844,7 @@ test_migrate_v3(void **state)
 	assert_string_equal(dafter, dbefore);
 
 	/* Migrated, the schema is the one a new spool gets. */
-	snprintf(fresh, sizeof(fresh), "%s/fresh.db", fx->dir);
-	spool_close(open_spool(fresh, SPOOL_SYNC_NORMAL));
-	schema_of(fresh, want, sizeof(want));
-	schema_of(fx->path, got, sizeof(got));
-	assert_string_equal(got, want);
+	assert_schema_fresh(fx);
 }
 
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -2828,6 +2862,7 @@ main(void)
 		T(test_retry_next_ms),
 		T(test_rollback_forgets_rows),
 		T(test_failed_write_fails_the_pass),
+		T(test_pending_id_before_and_after_load),
 		T(test_seen_window),
 		T(test_load_pending_after_reopen),
 		T(test_load_pending_may_write),
