@@ -777,29 +777,39 @@ def test_reload_under_load_exactly_once(sb):
                       priority="high") for i in range(LOAD_N)]
     replies = {}
     outstanding = set()
+
+    def take_reply():
+        r = c.recv()
+        outstanding.discard(r.get("id"))
+        replies[r.get("id")] = r
+        return r
+
     # RELOADS + 1 chunks: reload k+1 is signalled halfway through chunk
     # k, with its first half in flight, and is done before chunk k+1
-    # starts, so each version takes at least half a chunk.
+    # starts. Before signalling, one reply of the chunk must name tmpK:
+    # sent is not read, and a daemon still starting (or slowed by a
+    # sanitizer) could otherwise take the signal before any of version
+    # k's notices.
     for k in range(RELOADS + 1):
         chunk = notices[k * LOAD_N // (RELOADS + 1):
                         (k + 1) * LOAD_N // (RELOADS + 1)]
+        ids = {n["id"] for n in chunk}
         for i, n in enumerate(chunk):
             if i == len(chunk) // 2 and k < RELOADS:
+                while not any("tmp%d" % k in replies[x].get("channels", ())
+                              for x in ids & replies.keys()):
+                    take_reply()
                 rewrite_config(d, *load_config(k + 1))
                 d.proc.send_signal(signal.SIGHUP)
             while len(outstanding) >= 500:
-                r = c.recv()
-                outstanding.discard(r.get("id"))
-                replies[r.get("id")] = r
+                take_reply()
             c.send(n)
             outstanding.add(n["id"])
         wait_until(lambda: tail.count("reloaded config=") +
                    tail.count("reload failed") >= min(k + 1, RELOADS),
                    what="reload %d" % (k + 1), daemon=d)
     while outstanding:
-        r = c.recv()
-        outstanding.discard(r.get("id"))
-        replies[r.get("id")] = r
+        take_reply()
     assert not c.pending(0)
     assert len(replies) == LOAD_N
     want = set()
