@@ -141,6 +141,7 @@ static enum delivery_outcome smtp_judge(struct smtp_req *, CURLcode,
 
 const struct adapter_ops adapter_smtp_ops = {
 	.name = "smtp",
+	.ack_links = 1,
 	.check = smtp_check,
 	.args_free = smtp_args_free,
 	.start = smtp_start,
@@ -459,7 +460,7 @@ smtp_start(struct channel *ch, char *err, size_t errlen)
 	snprintf(sm->mail_from, sizeof(sm->mail_from), "<%s>",
 	    sm->args->from);
 	if (smtp_start_auth(sm, err, errlen) == -1 ||
-	    render_ack_load(&sm->ack, ch->conf, err, errlen) == -1 ||
+	    render_ack_load(&sm->ack, ch, err, errlen) == -1 ||
 	    (sm->loop = curl_loop_new(ch->base, ch->conf->concurrency, err,
 	    errlen)) == NULL) {
 		smtp_free(sm);

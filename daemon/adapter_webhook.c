@@ -160,6 +160,7 @@ static char	*wg_take(struct wgen *, size_t *);
 
 const struct adapter_ops adapter_webhook_ops = {
 	.name = "webhook",
+	.ack_links = 1,
 	.check = webhook_check,
 	.args_free = webhook_args_free,
 	.start = webhook_start,
@@ -422,7 +423,7 @@ webhook_start(struct channel *ch, char *err, size_t errlen)
 	wh->args = ch->conf->args;
 	TAILQ_INIT(&wh->reqs);
 	if (webhook_start_secrets(wh, err, errlen) == -1 ||
-	    render_ack_load(&wh->ack, ch->conf, err, errlen) == -1) {
+	    render_ack_load(&wh->ack, ch, err, errlen) == -1) {
 		webhook_free(wh);
 		return (-1);
 	}

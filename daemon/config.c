@@ -145,7 +145,9 @@ static const struct option options[] = {
 	{ .path = "http.ack_secret_file", .type = OPT_STRING,
 	  .off = C(http_ack_secret_file),
 	  .doc = "A file holding the secret that ack tokens are made with "
-	  "(HMAC-SHA256 of the notice id); read at start, never logged." },
+	  "(HMAC-SHA256 of the notice id); read at start and at each reload (a "
+	  "rotated one is taken, the one before still honoured until the next "
+	  "rotation); never logged." },
 
 	{ .path = "ingress", .type = OPT_GROUP,
 	  .doc = "Where publishers connect (SPEC section 2)." },
@@ -2190,11 +2192,24 @@ config_channel_covers(const config_setting_t *a, const config_setting_t *b)
 }
 
 int
+config_same_string(const char *a, const char *b)
+{
+	return (a == b || (a != NULL && b != NULL && strcmp(a, b) == 0));
+}
+
+int
 config_channel_same(const struct channel_conf *a, const struct channel_conf *b)
 {
-	return (a->ops == b->ops && a->setting != NULL && b->setting != NULL &&
-	    config_channel_covers(a->setting, b->setting) &&
-	    config_channel_covers(b->setting, a->setting));
+	if (a->ops != b->ops || a->setting == NULL || b->setting == NULL ||
+	    !config_channel_covers(a->setting, b->setting) ||
+	    !config_channel_covers(b->setting, a->setting))
+		return (0);
+	/* What its ack links are made of is read when it starts. */
+	return (!a->ops->ack_links || (a->config != NULL && b->config != NULL &&
+	    config_same_string(a->config->http_public_url,
+	    b->config->http_public_url) &&
+	    config_same_string(a->config->http_ack_secret_file,
+	    b->config->http_ack_secret_file)));
 }
 
 void

@@ -207,10 +207,14 @@ int		 config_channel_common(const char *key);
 void		 config_policy(const struct config *, const struct route *,
 		    enum notice_class, struct policy *out);
 int		 config_escalation_index(const struct config *, const char *);
+/* Two optional strings of a config: both NULL, or equal. */
+int		 config_same_string(const char *, const char *);
 /*
  * Whether a reload can keep a channel's running instance: its adapter
- * options, type and health check are as they were (other common options
- * may differ: they are read from the conf at each use).
+ * options, type and health check are as they were, and so are
+ * http.public_url and http.ack_secret_file for one that makes ack links
+ * (other common options may differ: they are read from the conf at each
+ * use).
  */
 int		 config_channel_same(const struct channel_conf *,
 		    const struct channel_conf *);

@@ -7,7 +7,9 @@
  * An ack link carries its notice's token, an HMAC of the id under the ack
  * secret (acktoken.c): a link acknowledges exactly its own notice. The
  * token is compared in constant time and never logged, and the secret
- * stays in this process's memory only.
+ * stays in this process's memory only. A reload that finds the secret file
+ * rotated takes the new secret and keeps the one before it, so that links
+ * already in people's mailboxes keep working until the next rotation.
  */
 #include <sys/queue.h>
 
@@ -44,11 +46,16 @@
 
 #define HTTP_READ	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
+struct http_secret {
+	unsigned char	*bytes;		/* NULL: none */
+	size_t		 len;
+};
+
 struct http {
-	struct evhttp	*evh;
-	struct spool	*spool;
-	unsigned char	*secret;	/* ack tokens; NULL: no ack links */
-	size_t		 secretlen;
+	struct evhttp		*evh;
+	struct spool		*spool;
+	struct http_secret	 secret;	/* ack tokens; none: no links */
+	struct http_secret	 previous;	/* before the last rotation */
 };
 
 struct http_route {
@@ -62,8 +69,11 @@ struct http_route {
 
 static int	http_listen_parse(const char *, char *, size_t, int *, char *,
 		    size_t);
-static int	http_secret_load(struct http *, const struct config *, char *,
-		    size_t);
+static int	http_secret_load(struct http_secret *, const struct config *,
+		    char *, size_t);
+static void	http_secret_clear(struct http_secret *);
+static int	http_secret_same(const struct http_secret *,
+		    const struct http_secret *);
 static void	http_request_cb(struct evhttp_request *, void *);
 static void	http_reply(struct evhttp_request *, int, const char *,
 		    const char *, struct evbuffer *);
@@ -155,7 +165,7 @@ http_new(struct event_base *base, const struct config *cf, struct spool *sp,
 		return (NULL);
 	}
 	h->spool = sp;
-	if (http_secret_load(h, cf, err, errlen) == -1) {
+	if (http_secret_load(&h->secret, cf, err, errlen) == -1) {
 		http_free(h);
 		return (NULL);
 	}
@@ -173,13 +183,53 @@ http_new(struct event_base *base, const struct config *cf, struct spool *sp,
 		return (NULL);
 	}
 	log_info("http listen=%s ack_links=%s", cf->http_listen,
-	    h->secret != NULL ? "yes" : "no");
+	    h->secret.bytes != NULL ? "yes" : "no");
 	return (h);
 }
 
-/* The ack secret, kept only here; no file configured: no ack links. */
+/*
+ * After a reload: a rotated ack secret is taken, the one before kept for
+ * the links already sent; no ack_secret_file any more: no ack links. A
+ * file that cannot be read keeps the running secret (a reload must not
+ * break the links).
+ */
+void
+http_reload_cb(const struct config *cf, void *arg)
+{
+	struct http *h = arg;
+	struct http_secret now = { NULL, 0 };
+	char err[640];
+
+	if (cf->http_ack_secret_file == NULL) {
+		if (h->secret.bytes != NULL)
+			log_info("http ack links disabled: "
+			    "http.ack_secret_file is no longer set");
+		http_secret_clear(&h->secret);
+		http_secret_clear(&h->previous);
+		return;
+	}
+	if (http_secret_load(&now, cf, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; ack links keep the secret they had",
+		    err);
+		return;
+	}
+	if (http_secret_same(&now, &h->secret)) {
+		http_secret_clear(&now);
+		return;
+	}
+	http_secret_clear(&h->previous);
+	h->previous = h->secret;
+	h->secret = now;
+	if (h->previous.bytes != NULL)
+		log_info("http ack secret rotated: links made with the one "
+		    "before are accepted until the next rotation");
+	else
+		log_info("http ack links enabled");
+}
+
+/* The ack secret, kept only here; no file configured: none. */
 static int
-http_secret_load(struct http *h, const struct config *cf, char *err,
+http_secret_load(struct http_secret *s, const struct config *cf, char *err,
     size_t errlen)
 {
 	char *secret, why[512];
@@ -192,9 +242,29 @@ http_secret_load(struct http *h, const struct config *cf, char *err,
 		snprintf(err, errlen, "http.ack_secret_file: %s", why);
 		return (-1);
 	}
-	h->secret = (unsigned char *)secret;
-	h->secretlen = len;
+	s->bytes = (unsigned char *)secret;
+	s->len = len;
 	return (0);
+}
+
+static void
+http_secret_clear(struct http_secret *s)
+{
+	if (s->bytes != NULL) {
+		explicit_bzero(s->bytes, s->len);
+		free(s->bytes);
+	}
+	s->bytes = NULL;
+	s->len = 0;
+}
+
+/* Not a secret comparison: both are the daemon's own. */
+static int
+http_secret_same(const struct http_secret *a, const struct http_secret *b)
+{
+	return (a->len == b->len && (a->len == 0 ||
+	    (a->bytes != NULL && b->bytes != NULL &&
+	    memcmp(a->bytes, b->bytes, a->len) == 0)));
 }
 
 void
@@ -204,10 +274,8 @@ http_free(struct http *h)
 		return;
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
-	if (h->secret != NULL) {
-		explicit_bzero(h->secret, h->secretlen);
-		free(h->secret);
-	}
+	http_secret_clear(&h->secret);
+	http_secret_clear(&h->previous);
 	free(h);
 }
 
@@ -398,7 +466,7 @@ http_ack(struct http *h, struct evhttp_request *req, const char *rest)
 	size_t len;
 
 	TAILQ_INIT(&params);
-	if (h->secret == NULL) {
+	if (h->secret.bytes == NULL) {
 		http_json_error(req, 404, SB_ERR_UNKNOWN_REF, "ack links are "
 		    "not enabled here (http.ack_secret_file is not set)");
 		return;
@@ -415,7 +483,9 @@ http_ack(struct http *h, struct evhttp_request *req, const char *rest)
 	token = evhttp_find_header(&params, "t");
 	if ((by = evhttp_find_header(&params, "by")) == NULL)
 		by = HTTP_ACK_BY;
-	if (!acktoken_check(h->secret, h->secretlen, id, token)) {
+	if (!acktoken_check(h->secret.bytes, h->secret.len, id, token) &&
+	    (h->previous.bytes == NULL || !acktoken_check(h->previous.bytes,
+	    h->previous.len, id, token))) {
 		log_info("http ack refused id=%s: %s", id, token == NULL ?
 		    "no token" : "the token does not match");
 		http_json_error(req, 403, SB_ERR_UNAUTHORIZED, token == NULL ?

@@ -21,6 +21,11 @@ int		 http_listen_check(const char *s, char *err, size_t errlen);
  */
 struct http	*http_new(struct event_base *, const struct config *,
 		    struct spool *, char *err, size_t errlen);
+/*
+ * A reload's hook (reload_watch()): take a rotated ack secret, keeping the
+ * one before for links already sent. http.listen moves only at a restart.
+ */
+void		 http_reload_cb(const struct config *, void *http);
 void		 http_free(struct http *);
 
 #endif /* HTTP_H */

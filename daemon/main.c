@@ -213,6 +213,8 @@ main_start(const char *path, int foreground, int verbose)
 	if (sbd.conf->http_listen != NULL && (sbd.http = http_new(sbd.base,
 	    sbd.conf, sbd.spool, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
+	if (sbd.http != NULL && reload_watch(http_reload_cb, sbd.http) == -1)
+		fatalx("reload: too many watchers");
 	/* The ZAP handler must be there before a CURVE endpoint is bound. */
 	if (auth_init(sbd.base, sbd.zctx, sbd.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);

@@ -21,15 +21,31 @@ struct config		*reload_current;
 static const char	*reload_path;
 static const char	*reload_blocked;	/* why reloads are refused */
 static struct reload_status reload_state;
+static struct {
+	void		(*fn)(const struct config *, void *);
+	void		*arg;
+} reload_watchers[RELOAD_WATCHERS];
+static size_t		 reload_nwatchers;
 
 static void	reload_fail(const char *, char *, size_t);
 static int	reload_same_list(char *const *, size_t, char *const *, size_t);
+
 
 void
 reload_init(struct config *conf, const char *path)
 {
 	reload_current = conf;
 	reload_path = path;
+}
+
+int
+reload_watch(void (*fn)(const struct config *, void *), void *arg)
+{
+	if (reload_nwatchers == RELOAD_WATCHERS)
+		return (-1);
+	reload_watchers[reload_nwatchers].fn = fn;
+	reload_watchers[reload_nwatchers++].arg = arg;
+	return (0);
 }
 
 const struct reload_status *
@@ -118,15 +134,18 @@ reload_run(char *msg, size_t len)
 	if (!reload_same_list(conf->router, conf->nrouter, old->router,
 	    old->nrouter) || !reload_same_list(conf->pull, conf->npull,
 	    old->pull, old->npull) ||
-	    strcmp(conf->spool_path, old->spool_path) != 0)
-		log_warnx("reload: ingress endpoints changed "
-		    "(or spool.path changed): that takes effect at the next "
+	    strcmp(conf->spool_path, old->spool_path) != 0 ||
+	    !config_same_string(conf->http_listen, old->http_listen))
+		log_warnx("reload: ingress endpoints, spool.path or "
+		    "http.listen changed: that takes effect at the next "
 		    "restart");
 	accept_set_config(conf);
 	escalate_set_config(conf);
 	reload_current = conf;
 	if ((level = log_level_parse(conf->log_level)) != -1)
 		log_set_level(level);
+	for (i = 0; i < reload_nwatchers; i++)
+		reload_watchers[i].fn(conf, reload_watchers[i].arg);
 	reload_state.ok = 1;
 	reload_state.count++;
 	reload_state.errors[0] = '\0';

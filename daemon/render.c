@@ -22,6 +22,7 @@
 #include "log.h"
 #include "notice.h"
 #include "render.h"
+#include "secrets.h"
 
 #define RENDER_SECRET_MAX	65536
 
@@ -166,9 +167,10 @@ render_secret_read(const char *path, char **out, size_t *lenp, char *err,
 }
 
 int
-render_ack_load(struct render_ack *ack, const struct channel_conf *cc,
-    char *err, size_t errlen)
+render_ack_load(struct render_ack *ack, struct channel *ch, char *err,
+    size_t errlen)
 {
+	const struct channel_conf *cc = ch->conf;
 	const struct config *cf = cc->config;
 	char *secret, why[512];
 	size_t len;
@@ -177,7 +179,7 @@ render_ack_load(struct render_ack *ack, const struct channel_conf *cc,
 	if (cf == NULL || cf->http_public_url == NULL ||
 	    cf->http_ack_secret_file == NULL)
 		return (0);
-	if (render_secret_read(cf->http_ack_secret_file, &secret, &len, why,
+	if (secrets_read(ch, cf->http_ack_secret_file, &secret, &len, why,
 	    sizeof(why)) == -1) {
 		snprintf(err, errlen, "channel %s: http.ack_secret_file: %s",
 		    cc->name, why);

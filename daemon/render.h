@@ -12,6 +12,7 @@
 
 #include "template.h"
 
+struct channel;
 struct channel_conf;
 struct config_errors;
 struct delivery;
@@ -40,9 +41,11 @@ struct render_ack {
 
 /*
  * From the channel's config (http.public_url, http.ack_secret_file): read
- * the secret file. Neither set: no links, 0. -1 with err on a bad file.
+ * the secret file through secrets_read(), so that a reload restarts the
+ * channel when it is rotated. Neither set: no links, 0. -1 with err on a
+ * bad file.
  */
-int	render_ack_load(struct render_ack *, const struct channel_conf *,
+int	render_ack_load(struct render_ack *, struct channel *,
 	    char *err, size_t errlen);
 void	render_ack_free(struct render_ack *);
 

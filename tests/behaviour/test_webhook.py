@@ -13,9 +13,9 @@ import time
 import pytest
 
 from fakes import HookServer
-from sbstatus import OK, REFUSED, sbctl
-from sbtest import check_ok, cstr, ids_in, notice, outcomes, send_all, \
-    wait_until
+from sbstatus import OK, REFUSED, http_request, sbctl
+from sbtest import check_ok, cstr, free_tcp_port, ids_in, notice, \
+    outcomes, send_all, wait_until
 
 SECRET = b"ack-secret-for-tests-0123456789"
 TOKEN = "tok-3f9a-never-in-a-log"
@@ -209,6 +209,77 @@ def test_reload_takes_rotated_secrets(sb, hook):
     log = d.log()
     assert TOKEN not in log and "s3cr3t" not in log, \
         "a secret reached the log"
+
+
+def test_reload_rotates_the_ack_secret(sb, hook):
+    """A rotated http.ack_secret_file, taken by a reload: new links carry
+    the new token (the channel starts anew), the HTTP side takes it and
+    still honours links made with the one before, until the next
+    rotation; a changed http.public_url reaches new links the same way."""
+    port = free_tcp_port()
+    d = start(sb, hook_channel(hook.url("/ack")),
+              extra='http = { listen = "127.0.0.1:%d"; ack_secret_file = '
+              '"ack.secret"; public_url = "http://127.0.0.1:%d"; };'
+              % (port, port),
+              files=[("ack.secret", "first-secret\n")])
+    sock = d.path("status.sock")
+    c = d.client()
+
+    def link_of(nid):
+        check_ok(c.request(notice(id=nid, respond_within="2h")))
+        wait_until(lambda: any(p.json()["id"] == nid for p in hook.posts()),
+                   what="%s posted" % nid, daemon=d)
+        return [p.json()["ack_url"] for p in hook.posts()
+                if p.json()["id"] == nid][0]
+
+    def rotate(text):
+        write(d, "ack.secret", text + "\n")
+        r = sbctl("reload", "-s", sock)
+        assert r.returncode == OK, r.stderr
+
+    def follow(link):
+        assert link.startswith("http://127.0.0.1:%d/" % port), link
+        return http_request(port, "GET", link[len("http://127.0.0.1:%d"
+                                                  % port):])[0]
+
+    first = [link_of("a-%d" % i) for i in range(3)]
+    assert first[0].endswith("?t=" + hmac.new(
+        b"first-secret", b"a-0", hashlib.sha256).hexdigest())
+    rotate("second-secret")
+    assert "channel hook starts anew: its secret file ack.secret changed" \
+        in d.log(), d.log_tail(2000)
+    assert "http ack secret rotated" in d.log()
+    second = [link_of("b-%d" % i) for i in range(2)]
+    assert second[0].endswith("?t=" + hmac.new(
+        b"second-secret", b"b-0", hashlib.sha256).hexdigest())
+    # Both the new links and the ones already sent work.
+    assert follow(second[0]) == 200
+    assert follow(first[0]) == 200
+    # A second rotation: the first secret's links stop working, the
+    # second's still work.
+    rotate("third-secret")
+    assert follow(first[1]) == 403
+    assert follow(second[1]) == 200
+    third = link_of("c-0")
+    assert follow(third) == 200
+    # The same secret again: nothing rotates, the channel is kept.
+    before = d.log().count("starts anew")
+    rotate("third-secret")
+    assert follow(first[2]) == 403
+    assert d.log().count("starts anew") == before
+    # A new public_url: the channel starts anew and new links use it.
+    with open(d.config) as f:
+        text = f.read()
+    tmp = d.config + ".new"
+    with open(tmp, "w") as f:
+        f.write(text.replace('public_url = "http://127.0.0.1:%d"' % port,
+                             'public_url = "https://sb.example.org/"'))
+    os.replace(tmp, d.config)
+    assert sbctl("reload", "-s", sock).returncode == OK
+    assert link_of("d-0").startswith("https://sb.example.org/v1/ack/d-0?t=")
+    d.stop()
+    for word in (b"first-secret", b"second-secret", b"third-secret"):
+        assert word.decode() not in d.log(), "a secret reached the log"
 
 
 # --- outcomes -------------------------------------------------------------
