@@ -223,7 +223,8 @@ static const struct option options[] = {
 	{ .path = "spool.dedup_window", .type = OPT_DURATION, .def = "24h",
 	  .min = SEC, .max = DURATION_MAX_MS, .off = C(dedup_window_ms),
 	  .doc = "How long an accepted id is remembered, so a resent notice "
-	  "is answered duplicate and not routed again." },
+	  "is answered duplicate and not routed again (and longer while a "
+	  "delivery of it is still pending)." },
 	{ .path = "spool.retain", .type = OPT_DURATION, .def = "30d",
 	  .min = HOUR, .max = DURATION_MAX_MS, .off = C(retain_ms),
 	  .doc = "How long outcomes, acks and escalations are kept for "

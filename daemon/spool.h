@@ -122,7 +122,10 @@ struct spool_ops {
 	 */
 	int	(*sync)(struct spool *, char *err, size_t errlen);
 	void	(*rollback)(struct spool *);
-	/* 1 and fills seen when id was accepted at or after since_ms. */
+	/*
+	 * 1 and fills seen when id was accepted at or after since_ms, or
+	 * earlier and a delivery of it is still pending.
+	 */
 	int	(*seen)(struct spool *, const char *id, int64_t since_ms,
 		    struct spool_seen *);
 	/* Calls fn for each notice with a pending delivery. */

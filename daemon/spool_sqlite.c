@@ -297,8 +297,9 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    "SELECT 1 FROM " SPOOL_SQLITE_OF_NOTICE " AND d.state = 'pending'",
 	[STMT_SEEN_NOTICE] =
 	    "SELECT seq, class FROM notices WHERE id = ?1"
-	    " AND received_ms >= ?2 ORDER BY received_ms DESC, seq DESC"
-	    " LIMIT 1",
+	    " AND (received_ms >= ?2 OR EXISTS (SELECT 1 FROM deliveries"
+	    " WHERE notice_seq = notices.seq AND state = 'pending'))"
+	    " ORDER BY received_ms DESC, seq DESC LIMIT 1",
 	[STMT_SEEN_CHANNELS] =
 	    "SELECT channel FROM deliveries WHERE notice_seq = ?1"
 	    " AND position IS NOT NULL AND fallback_of IS NULL"
@@ -1878,7 +1879,10 @@ spool_sqlite_rollback(struct spool *sp)
 	sqlite3_reset(st);
 }
 
-/* Dedup: the newest notice of that id received at or after since_ms. */
+/*
+ * Dedup: the newest notice of that id received at or after since_ms, or
+ * older but still being delivered (the same notice, sent again).
+ */
 static int
 spool_sqlite_seen(struct spool *sp, const char *id, int64_t since_ms,
     struct spool_seen *seen)
