@@ -55,7 +55,10 @@ def start(sb, channels, routes='{ channels = [ "hook" ]; }', extra="",
 RETRY = '{ max = 2; backoff = "100ms"; backoff_max = "200ms"; }'
 
 
-def hook_channel(url, name="hook", extra="", timeout="2s", retry=RETRY):
+# The attempt timeout is generous where a test does not time one out:
+# an attempt slowed past it (a sanitizer, a busy machine) would be tried
+# again, and a POST counted twice.
+def hook_channel(url, name="hook", extra="", timeout="10s", retry=RETRY):
     return ('%s = { type = "webhook"; url = %s; timeout = "%s"; '
             'retry = %s; %s };' % (name, cstr(url), timeout, retry, extra))
 
