@@ -15,10 +15,12 @@ import browser
 from sbstatus import ask, http_config, http_request
 from sbtest import free_tcp_port, notice, read_jsonl, wait_until
 
+# slow's first command must outlast every test of the module (two
+# Chromium runs each, slow on a loaded machine): the stop kills it.
 CHANNELS = """
     feed = { type = "file"; path = "feed.jsonl"; };
-    slow = { type = "exec"; command = [ "/bin/sh", "-c", "sleep 30" ];
-             timeout = "60s"; concurrency = 1; };
+    slow = { type = "exec"; command = [ "/bin/sh", "-c", "sleep 3000" ];
+             timeout = "1h"; concurrency = 1; };
 """
 ROUTES = """
     { name = "slow"; match = { source = "slow"; }; channels = [ "slow" ]; },

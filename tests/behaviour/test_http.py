@@ -9,14 +9,14 @@ import json
 import os
 import socket
 import subprocess
-import time
 
 from sbstatus import (ack_token, ask, http_config, http_request,
                       write_secret)
-from sbtest import DAEMON, check_ok, free_tcp_port, make_config, make_dir
+from sbtest import (DAEMON, check_ok, free_tcp_port, make_config, make_dir,
+                    wait_until)
 from sbtest import notice as make_notice
 from test_spool import prepare as spool_prepare
-from test_spool import prlimit_fsize
+from test_spool import prlimit_fsize, spool_rows
 
 FEED = 'feed = { type = "file"; path = "feed.jsonl"; };'
 ALL = '{ name = "all"; channels = "feed"; }'
@@ -84,7 +84,11 @@ def test_healthz_when_the_spool_cannot_be_written(sb):
     c = d.client()
     for i in range(5):
         check_ok(c.request(make_notice(id="ok-%d" % i)))
-    time.sleep(0.5)     # the deliveries' outcomes are committed too
+    # The deliveries' outcomes are committed too (they leave in a digest
+    # after the batch window), so the spool is idle now.
+    wait_until(lambda: spool_rows(d, "SELECT count(*) FROM deliveries "
+                                  "WHERE state = 'delivered'") == [(5,)],
+               daemon=d, what="5 delivered rows in the spool")
     assert get(d, "/healthz")[0] == 200
     wal = d.path("spool.db-wal")
     prlimit_fsize(d.proc.pid, os.path.getsize(wal))

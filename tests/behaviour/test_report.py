@@ -537,8 +537,11 @@ class Flaky:
         return ("status", 200, {}, b"ok")
 
 
+# The hook answers at once, up or down: its timeout is only a hang guard,
+# long enough that a slow answer is never a timeout (the first spell's
+# reason must be the 503).
 LIVE_CHANNELS = """
-hook = { type = "webhook"; url = %s; timeout = "1s";
+hook = { type = "webhook"; url = %s; timeout = "10s";
          retry = { max = 0; }; fallback = "feed";
          health_check = { interval = "200ms"; max_failures = 2; }; };
 feed = { type = "file"; path = "feed.jsonl"; };

@@ -277,8 +277,13 @@ def run_pilot(sb, order):
     for r in replies.values():
         check_ok(r)
         assert "main" in r.get("channels"), r
-    wait_until(lambda: len(ids_in(d.path("main.jsonl"))) >= PILOT_N,
-               what="%d notices on main" % PILOT_N, daemon=d)
+    # Both channels done before the stop: its drain is bounded by
+    # shutdown_timeout, and a copy left in the spool would change the set.
+    sampled = {r["id"] for r in replies.values() if "trial" in r["channels"]}
+    wait_until(lambda: len(ids_in(d.path("main.jsonl"))) >= PILOT_N and
+               sampled <= set(ids_in(d.path("trial.jsonl"))),
+               what="%d notices on main, their pilot copies on trial" %
+               PILOT_N, daemon=d)
     d.stop()
     main = ids_in(d.path("main.jsonl"))
     assert sorted(main) == sorted(n["id"] for n in notices), \
