@@ -30,7 +30,6 @@ static size_t		 reload_nwatchers;
 static void	reload_fail(const char *, char *, size_t);
 static int	reload_same_list(char *const *, size_t, char *const *, size_t);
 
-
 void
 reload_init(struct config *conf, const char *path)
 {
