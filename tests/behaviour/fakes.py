@@ -201,8 +201,9 @@ class MailSink:
             kw.update(authenticator=check, auth_required=True,
                       auth_require_tls=tls is not None)
         self.port = _free_port()
+        # ready_timeout: its 5 s default is short on a loaded machine.
         self.controller = Controller(_MailHandler(self), hostname="127.0.0.1",
-                                     port=self.port, **kw)
+                                     port=self.port, ready_timeout=30, **kw)
         self.controller.start()
 
     def url(self):
