@@ -207,6 +207,8 @@ enum spool_sqlite_stmt {
 	STMT_UPDATE_BY_SEQ,
 	STMT_PENDING_ID,
 	STMT_SEEN_NOTICE,
+	STMT_SEEN_PENDING,
+	STMT_SEEN_PENDING_SCAN,
 	STMT_SEEN_CHANNELS,
 	STMT_PENDING_NOTICES,
 	STMT_PENDING_JSON,
@@ -297,9 +299,19 @@ static const char *const spool_sqlite_sql[STMT_COUNT] = {
 	    "SELECT 1 FROM " SPOOL_SQLITE_OF_NOTICE " AND d.state = 'pending'",
 	[STMT_SEEN_NOTICE] =
 	    "SELECT seq, class FROM notices WHERE id = ?1"
-	    " AND (received_ms >= ?2 OR EXISTS (SELECT 1 FROM deliveries"
-	    " WHERE notice_seq = notices.seq AND state = 'pending'))"
-	    " ORDER BY received_ms DESC, seq DESC LIMIT 1",
+	    " AND received_ms >= ?2 ORDER BY received_ms DESC, seq DESC"
+	    " LIMIT 1",
+	/* The notice of a pending delivery the map of pending rows found. */
+	[STMT_SEEN_PENDING] =
+	    "SELECT n.seq, n.class FROM notices AS n JOIN deliveries AS d"
+	    " ON d.notice_seq = n.seq WHERE d.seq = ?1 AND n.id = ?2"
+	    " AND d.state = 'pending'",
+	/* The same when the map cannot tell: every notice of the id. */
+	[STMT_SEEN_PENDING_SCAN] =
+	    "SELECT seq, class FROM notices WHERE id = ?1 AND EXISTS (SELECT 1"
+	    " FROM deliveries WHERE notice_seq = notices.seq"
+	    " AND state = 'pending') ORDER BY received_ms DESC, seq DESC"
+	    " LIMIT 1",
 	[STMT_SEEN_CHANNELS] =
 	    "SELECT channel FROM deliveries WHERE notice_seq = ?1"
 	    " AND position IS NOT NULL AND fallback_of IS NULL"
@@ -538,6 +550,10 @@ static int	spool_sqlite_sync(struct spool *, char *, size_t);
 static void	spool_sqlite_rollback(struct spool *);
 static int	spool_sqlite_seen(struct spool *, const char *, int64_t,
 		    struct spool_seen *);
+static int	spool_sqlite_seen_step(struct spool *, sqlite3_stmt *,
+		    const char *, int64_t *, struct spool_seen *);
+static int	spool_sqlite_seen_channels(struct spool *, const char *,
+		    int64_t, struct spool_seen *);
 static int	spool_sqlite_load_pending(struct spool *,
 		    int (*)(const struct spool_pending *, void *), void *);
 static int	spool_sqlite_prune(struct spool *, int64_t, int);
@@ -621,6 +637,8 @@ static int	spool_sqlite_bind_notice_part(sqlite3_stmt *, int,
 		    const char *);
 static int	spool_sqlite_dseq_cmp(const struct spool_sqlite_dseq *,
 		    const struct spool_sqlite_dseq *);
+static struct spool_sqlite_dseq *spool_sqlite_dseq_of_notice(
+		    struct spool_sqlite *, const char *);
 static struct spool_sqlite_dseq *spool_sqlite_dseq_find(struct spool_sqlite *,
 		    const char *);
 static void	spool_sqlite_dseqs_lost(struct spool_sqlite *);
@@ -1881,35 +1899,77 @@ spool_sqlite_rollback(struct spool *sp)
 
 /*
  * Dedup: the newest notice of that id received at or after since_ms, or
- * older but still being delivered (the same notice, sent again).
+ * older but still being delivered (the same notice, sent again). The
+ * window is a range of notices_by_id; past it, the map of pending rows
+ * says whether a delivery of the id waits, so an id resent often over a
+ * long retain costs no walk over its old rows.
  */
 static int
 spool_sqlite_seen(struct spool *sp, const char *id, int64_t since_ms,
     struct spool_seen *seen)
 {
 	struct spool_sqlite *ss = sp->backend;
+	struct spool_sqlite_dseq *ds;
 	sqlite3_stmt *st = ss->stmt[STMT_SEEN_NOTICE];
-	const char *name;
-	size_t len = 0, nlen;
 	int64_t seq;
-	int rc;
+	int rc, scan = 0;
 
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, since_ms);
+	rc = spool_sqlite_seen_step(sp, st, id, &seq, seen);
+	if (rc == 0 && (ds = spool_sqlite_dseq_of_notice(ss, id)) != NULL) {
+		st = ss->stmt[STMT_SEEN_PENDING];
+		sqlite3_bind_int64(st, 1, ds->seq);
+		sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+		rc = spool_sqlite_seen_step(sp, st, id, &seq, seen);
+		/* A row the map still had, ended since: SQLite tells. */
+		scan = (rc == 0);
+	} else if (rc == 0)
+		scan = ss->dseqs_partial;
+	if (scan) {
+		st = ss->stmt[STMT_SEEN_PENDING_SCAN];
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+		rc = spool_sqlite_seen_step(sp, st, id, &seq, seen);
+	}
+	if (rc != 1)
+		return (rc);
+	return (spool_sqlite_seen_channels(sp, id, seq, seen));
+}
+
+/* One row of (seq, class): 1 and filled, 0 none, -1. */
+static int
+spool_sqlite_seen_step(struct spool *sp, sqlite3_stmt *st, const char *id,
+    int64_t *seq, struct spool_seen *seen)
+{
+	const char *name;
+	int rc;
+
 	if ((rc = sqlite3_step(st)) != SQLITE_ROW) {
 		if (rc != SQLITE_DONE)
 			spool_sqlite_fail(sp, "cannot look up notice %s", id);
 		sqlite3_reset(st);
 		return (rc == SQLITE_DONE ? 0 : -1);
 	}
-	seq = sqlite3_column_int64(st, 0);
+	*seq = sqlite3_column_int64(st, 0);
 	name = (const char *)sqlite3_column_text(st, 1);
 	snprintf(seen->class_name, sizeof(seen->class_name), "%s",
 	    name != NULL ? name : "");
 	sqlite3_reset(st);
+	return (1);
+}
+
+/* The channels of a notice's first reply, in their order. */
+static int
+spool_sqlite_seen_channels(struct spool *sp, const char *id, int64_t seq,
+    struct spool_seen *seen)
+{
+	struct spool_sqlite *ss = sp->backend;
+	sqlite3_stmt *st = ss->stmt[STMT_SEEN_CHANNELS];
+	const char *name;
+	size_t len = 0, nlen;
+	int rc;
 
 	seen->channels[0] = '\0';
-	st = ss->stmt[STMT_SEEN_CHANNELS];
 	sqlite3_bind_int64(st, 1, seq);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		name = (const char *)sqlite3_column_text(st, 0);
@@ -2890,6 +2950,29 @@ spool_sqlite_dseq_find(struct spool_sqlite *ss, const char *id)
 
 	key.id = id;
 	return (RB_FIND(spool_sqlite_dseqs, &ss->dseqs, &key));
+}
+
+/*
+ * A pending delivery of notice id, or NULL: a delivery id is the notice's,
+ * a '/' and more, and a notice id has no '/', so they sort together.
+ */
+static struct spool_sqlite_dseq *
+spool_sqlite_dseq_of_notice(struct spool_sqlite *ss, const char *id)
+{
+	struct spool_sqlite_dseq key, *ds;
+	char prefix[SB_ID_MAX + 2];
+	size_t len = strlen(id);
+
+	if (len > SB_ID_MAX)
+		return (NULL);
+	memcpy(prefix, id, len);
+	prefix[len] = '/';
+	prefix[len + 1] = '\0';
+	key.id = prefix;
+	ds = RB_NFIND(spool_sqlite_dseqs, &ss->dseqs, &key);
+	if (ds == NULL || strncmp(ds->id, prefix, len + 1) != 0)
+		return (NULL);
+	return (ds);
 }
 
 /*
