@@ -30,11 +30,6 @@ enum delivery_outcome {
 struct adapter_ops {
 	const char	*name;
 	/*
-	 * It puts ack links in what it sends (render_ack_load()): a reload
-	 * that changes http.public_url or http.ack_secret_file starts it anew.
-	 */
-	int		 ack_links;
-	/*
 	 * Validate the channel's own options (the whole channel group is
 	 * given; common options are already checked and must be skipped).
 	 * On success *args holds the parsed options. Touches nothing else.

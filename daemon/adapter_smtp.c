@@ -90,7 +90,6 @@ struct smtp {
 	char			*user;		/* from auth_file */
 	char			*password;
 	char			 mail_from[300];	/* "<addr>" */
-	struct render_ack	 ack;
 	struct smtp_reqs	 reqs;
 	struct smtp_req		*probe;
 };
@@ -141,7 +140,6 @@ static enum delivery_outcome smtp_judge(struct smtp_req *, CURLcode,
 
 const struct adapter_ops adapter_smtp_ops = {
 	.name = "smtp",
-	.ack_links = 1,
 	.check = smtp_check,
 	.args_free = smtp_args_free,
 	.start = smtp_start,
@@ -460,7 +458,6 @@ smtp_start(struct channel *ch, char *err, size_t errlen)
 	snprintf(sm->mail_from, sizeof(sm->mail_from), "<%s>",
 	    sm->args->from);
 	if (smtp_start_auth(sm, err, errlen) == -1 ||
-	    render_ack_load(&sm->ack, ch, err, errlen) == -1 ||
 	    (sm->loop = curl_loop_new(ch->base, ch->conf->concurrency, err,
 	    errlen)) == NULL) {
 		smtp_free(sm);
@@ -517,7 +514,6 @@ smtp_free(struct smtp *sm)
 		explicit_bzero(sm->password, strlen(sm->password));
 	free(sm->password);
 	free(sm->user);
-	render_ack_free(&sm->ack);
 	free(sm);
 }
 
@@ -677,10 +673,12 @@ smtp_message(struct smtp *sm, struct delivery *d,
     const struct smtp_rcpts *rc, size_t *lenp)
 {
 	struct render_values rv;
+	struct render_ack ack;
 	struct mime_message m;
 	char msgid[128], level[16], *subject, *body, *out = NULL;
 
-	if (render_values_fill(&rv, d, &sm->ack) == -1)
+	render_ack_view(&ack, sm->ch);
+	if (render_values_fill(&rv, d, &ack) == -1)
 		return (NULL);
 	subject = render_text(sm->args->tpl.subject, &rv,
 	    template_escape_line, NULL);

@@ -86,7 +86,6 @@ struct webhook {
 	char			*url;		/* maybe a secret */
 	char			**header_lines;	/* "Name: value" */
 	size_t			 nheader_lines;
-	struct render_ack	 ack;
 	struct webhook_reqs	 reqs;
 	struct webhook_req	*probe;
 };
@@ -160,7 +159,6 @@ static char	*wg_take(struct wgen *, size_t *);
 
 const struct adapter_ops adapter_webhook_ops = {
 	.name = "webhook",
-	.ack_links = 1,
 	.check = webhook_check,
 	.args_free = webhook_args_free,
 	.start = webhook_start,
@@ -422,8 +420,7 @@ webhook_start(struct channel *ch, char *err, size_t errlen)
 	wh->ch = ch;
 	wh->args = ch->conf->args;
 	TAILQ_INIT(&wh->reqs);
-	if (webhook_start_secrets(wh, err, errlen) == -1 ||
-	    render_ack_load(&wh->ack, ch, err, errlen) == -1) {
+	if (webhook_start_secrets(wh, err, errlen) == -1) {
 		webhook_free(wh);
 		return (-1);
 	}
@@ -515,7 +512,6 @@ webhook_free(struct webhook *wh)
 		free(wh->header_lines[i]);
 	}
 	free(wh->header_lines);
-	render_ack_free(&wh->ack);
 	free(wh);
 }
 
@@ -849,6 +845,7 @@ static char *
 webhook_payload(struct webhook *wh, struct delivery *d, size_t *lenp)
 {
 	struct webhook_text t;
+	struct render_ack ack;
 	struct wgen w;
 	char *out = NULL;
 
@@ -856,7 +853,8 @@ webhook_payload(struct webhook *wh, struct delivery *d, size_t *lenp)
 	t.wh = wh;
 	t.d = d;
 	w.failed = 0;
-	if (render_values_fill(&t.rv, d, &wh->ack) == -1)
+	render_ack_view(&ack, wh->ch);
+	if (render_values_fill(&t.rv, d, &ack) == -1)
 		return (NULL);
 	if ((w.g = yajl_gen_alloc(NULL)) == NULL) {
 		render_values_clear(&t.rv);

@@ -145,9 +145,13 @@ static const struct option options[] = {
 	{ .path = "http.ack_secret_file", .type = OPT_STRING,
 	  .off = C(http_ack_secret_file),
 	  .doc = "A file holding the secret that ack tokens are made with "
-	  "(HMAC-SHA256 of the notice id); read at start and at each reload (a "
-	  "rotated one is taken, the one before still honoured until the next "
-	  "rotation); never logged." },
+	  "(HMAC-SHA256 of the notice id); read at start and at each reload, "
+	  "never logged." },
+	{ .path = "http.ack_secret_previous_file", .type = OPT_STRING,
+	  .off = C(http_ack_secret_previous_file),
+	  .doc = "During a rotation: a file holding the secret before the "
+	  "current one, whose links are still accepted (no new link is made "
+	  "with it). Remove it, and reload, to revoke them." },
 
 	{ .path = "ingress", .type = OPT_GROUP,
 	  .doc = "Where publishers connect (SPEC section 2)." },
@@ -1329,6 +1333,12 @@ config_check_http(struct config *cf, struct config_errors *errs)
 		config_error(errs, config_lookup(&cf->lc, "http.public_url"),
 		    "http.public_url is set but http.ack_secret_file is not: "
 		    "ack links need the secret their tokens are made with");
+	if (cf->http_ack_secret_previous_file != NULL &&
+	    cf->http_ack_secret_file == NULL)
+		config_error(errs, config_lookup(&cf->lc,
+		    "http.ack_secret_previous_file"), "http.ack_secret_previous_"
+		    "file is set but http.ack_secret_file is not: the previous "
+		    "secret is honoured only beside a current one");
 }
 
 /* A group alone would be taken as the user's login group in silence. */
@@ -2201,16 +2211,9 @@ config_same_string(const char *a, const char *b)
 int
 config_channel_same(const struct channel_conf *a, const struct channel_conf *b)
 {
-	if (a->ops != b->ops || a->setting == NULL || b->setting == NULL ||
-	    !config_channel_covers(a->setting, b->setting) ||
-	    !config_channel_covers(b->setting, a->setting))
-		return (0);
-	/* What its ack links are made of is read when it starts. */
-	return (!a->ops->ack_links || (a->config != NULL && b->config != NULL &&
-	    config_same_string(a->config->http_public_url,
-	    b->config->http_public_url) &&
-	    config_same_string(a->config->http_ack_secret_file,
-	    b->config->http_ack_secret_file)));
+	return (a->ops == b->ops && a->setting != NULL && b->setting != NULL &&
+	    config_channel_covers(a->setting, b->setting) &&
+	    config_channel_covers(b->setting, a->setting));
 }
 
 void

@@ -181,6 +181,7 @@ struct config {
 	char			*owner_channel_name;
 	char			*http_public_url;	/* for ack links */
 	char			*http_ack_secret_file;
+	char			*http_ack_secret_previous_file;
 	char			*http_listen;		/* NULL: no HTTP */
 	int			 owner_channel;	/* index, or -1 */
 
@@ -211,10 +212,8 @@ int		 config_escalation_index(const struct config *, const char *);
 int		 config_same_string(const char *, const char *);
 /*
  * Whether a reload can keep a channel's running instance: its adapter
- * options, type and health check are as they were, and so are
- * http.public_url and http.ack_secret_file for one that makes ack links
- * (other common options may differ: they are read from the conf at each
- * use).
+ * options, type and health check are as they were (other common options
+ * may differ: they are read from the conf at each use).
  */
 int		 config_channel_same(const struct channel_conf *,
 		    const struct channel_conf *);

@@ -6,10 +6,8 @@
  *
  * An ack link carries its notice's token, an HMAC of the id under the ack
  * secret (acktoken.c): a link acknowledges exactly its own notice. The
- * token is compared in constant time and never logged, and the secret
- * stays in this process's memory only. A reload that finds the secret file
- * rotated takes the new secret and keeps the one before it, so that links
- * already in people's mailboxes keep working until the next rotation.
+ * token is compared in constant time and never logged; the secrets are
+ * acksecret.c's, the same the channels make links with.
  */
 #include <sys/queue.h>
 
@@ -23,7 +21,7 @@
 #include <string.h>
 
 #include "accept.h"
-#include "acktoken.h"
+#include "acksecret.h"
 #include "adapter.h"
 #include "config.h"
 #include "dashboard.h"
@@ -32,7 +30,6 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
-#include "render.h"
 #include "sb_protocol.h"
 #include "spool.h"
 #include "status.h"
@@ -46,16 +43,9 @@
 
 #define HTTP_READ	(EVHTTP_REQ_GET | EVHTTP_REQ_HEAD)
 
-struct http_secret {
-	unsigned char	*bytes;		/* NULL: none */
-	size_t		 len;
-};
-
 struct http {
-	struct evhttp		*evh;
-	struct spool		*spool;
-	struct http_secret	 secret;	/* ack tokens; none: no links */
-	struct http_secret	 previous;	/* before the last rotation */
+	struct evhttp	*evh;
+	struct spool	*spool;
 };
 
 struct http_route {
@@ -69,11 +59,6 @@ struct http_route {
 
 static int	http_listen_parse(const char *, char *, size_t, int *, char *,
 		    size_t);
-static int	http_secret_load(struct http_secret *, const struct config *,
-		    char *, size_t);
-static void	http_secret_clear(struct http_secret *);
-static int	http_secret_same(const struct http_secret *,
-		    const struct http_secret *);
 static void	http_request_cb(struct evhttp_request *, void *);
 static void	http_reply(struct evhttp_request *, int, const char *,
 		    const char *, struct evbuffer *);
@@ -165,10 +150,6 @@ http_new(struct event_base *base, const struct config *cf, struct spool *sp,
 		return (NULL);
 	}
 	h->spool = sp;
-	if (http_secret_load(&h->secret, cf, err, errlen) == -1) {
-		http_free(h);
-		return (NULL);
-	}
 	evhttp_set_max_headers_size(h->evh, HTTP_HEADERS_MAX);
 	evhttp_set_max_body_size(h->evh, HTTP_BODY_MAX);
 	evhttp_set_timeout(h->evh, HTTP_TIMEOUT_S);
@@ -183,88 +164,8 @@ http_new(struct event_base *base, const struct config *cf, struct spool *sp,
 		return (NULL);
 	}
 	log_info("http listen=%s ack_links=%s", cf->http_listen,
-	    h->secret.bytes != NULL ? "yes" : "no");
+	    cf->http_ack_secret_file != NULL ? "yes" : "no");
 	return (h);
-}
-
-/*
- * After a reload: a rotated ack secret is taken, the one before kept for
- * the links already sent; no ack_secret_file any more: no ack links. A
- * file that cannot be read keeps the running secret (a reload must not
- * break the links).
- */
-void
-http_reload_cb(const struct config *cf, void *arg)
-{
-	struct http *h = arg;
-	struct http_secret now = { NULL, 0 };
-	char err[640];
-
-	if (cf->http_ack_secret_file == NULL) {
-		if (h->secret.bytes != NULL)
-			log_info("http ack links disabled: "
-			    "http.ack_secret_file is no longer set");
-		http_secret_clear(&h->secret);
-		http_secret_clear(&h->previous);
-		return;
-	}
-	if (http_secret_load(&now, cf, err, sizeof(err)) == -1) {
-		log_warnx("reload: %s; ack links keep the secret they had",
-		    err);
-		return;
-	}
-	if (http_secret_same(&now, &h->secret)) {
-		http_secret_clear(&now);
-		return;
-	}
-	http_secret_clear(&h->previous);
-	h->previous = h->secret;
-	h->secret = now;
-	if (h->previous.bytes != NULL)
-		log_info("http ack secret rotated: links made with the one "
-		    "before are accepted until the next rotation");
-	else
-		log_info("http ack links enabled");
-}
-
-/* The ack secret, kept only here; no file configured: none. */
-static int
-http_secret_load(struct http_secret *s, const struct config *cf, char *err,
-    size_t errlen)
-{
-	char *secret, why[512];
-	size_t len;
-
-	if (cf->http_ack_secret_file == NULL)
-		return (0);
-	if (render_secret_read(cf->http_ack_secret_file, &secret, &len, why,
-	    sizeof(why)) == -1) {
-		snprintf(err, errlen, "http.ack_secret_file: %s", why);
-		return (-1);
-	}
-	s->bytes = (unsigned char *)secret;
-	s->len = len;
-	return (0);
-}
-
-static void
-http_secret_clear(struct http_secret *s)
-{
-	if (s->bytes != NULL) {
-		explicit_bzero(s->bytes, s->len);
-		free(s->bytes);
-	}
-	s->bytes = NULL;
-	s->len = 0;
-}
-
-/* Not a secret comparison: both are the daemon's own. */
-static int
-http_secret_same(const struct http_secret *a, const struct http_secret *b)
-{
-	return (a->len == b->len && (a->len == 0 ||
-	    (a->bytes != NULL && b->bytes != NULL &&
-	    memcmp(a->bytes, b->bytes, a->len) == 0)));
 }
 
 void
@@ -274,8 +175,6 @@ http_free(struct http *h)
 		return;
 	if (h->evh != NULL)
 		evhttp_free(h->evh);
-	http_secret_clear(&h->secret);
-	http_secret_clear(&h->previous);
 	free(h);
 }
 
@@ -463,10 +362,11 @@ http_ack(struct http *h, struct evhttp_request *req, const char *rest)
 	struct evbuffer *buf;
 	enum sb_error code;
 	char *id, *reply;
-	size_t len;
+	size_t secretlen, len;
 
+	(void)h;
 	TAILQ_INIT(&params);
-	if (h->secret.bytes == NULL) {
+	if (acksecret_current(&secretlen) == NULL) {
 		http_json_error(req, 404, SB_ERR_UNKNOWN_REF, "ack links are "
 		    "not enabled here (http.ack_secret_file is not set)");
 		return;
@@ -483,9 +383,7 @@ http_ack(struct http *h, struct evhttp_request *req, const char *rest)
 	token = evhttp_find_header(&params, "t");
 	if ((by = evhttp_find_header(&params, "by")) == NULL)
 		by = HTTP_ACK_BY;
-	if (!acktoken_check(h->secret.bytes, h->secret.len, id, token) &&
-	    (h->previous.bytes == NULL || !acktoken_check(h->previous.bytes,
-	    h->previous.len, id, token))) {
+	if (!acksecret_verify(id, token)) {
 		log_info("http ack refused id=%s: %s", id, token == NULL ?
 		    "no token" : "the token does not match");
 		http_json_error(req, 403, SB_ERR_UNAUTHORIZED, token == NULL ?

@@ -18,6 +18,7 @@
 #include <zmq.h>
 
 #include "accept.h"
+#include "acksecret.h"
 #include "adapter.h"
 #include "auth.h"
 #include "batch.h"
@@ -181,6 +182,9 @@ main_start(const char *path, int foreground, int verbose)
 	metrics_init();
 	if (tod_set_zone(sbd.conf->timezone) == -1)
 		fatalx("timezone %s: not found", sbd.conf->timezone);
+	/* Before any channel: the links of the first deliveries need it. */
+	if (acksecret_load(sbd.conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	sbd.spool = spool_open("sqlite", sbd.conf->spool_path,
 	    sbd.conf->spool_sync ? SPOOL_SYNC_ASYNC : SPOOL_SYNC_OFF, err,
 	    sizeof(err));
@@ -213,8 +217,6 @@ main_start(const char *path, int foreground, int verbose)
 	if (sbd.conf->http_listen != NULL && (sbd.http = http_new(sbd.base,
 	    sbd.conf, sbd.spool, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	if (sbd.http != NULL && reload_watch(http_reload_cb, sbd.http) == -1)
-		fatalx("reload: too many watchers");
 	/* The ZAP handler must be there before a CURVE endpoint is bound. */
 	if (auth_init(sbd.base, sbd.zctx, sbd.conf, err, sizeof(err)) == -1)
 		fatalx("%s", err);
@@ -433,6 +435,7 @@ main_free(void)
 		event_free(sbd.watchdog);
 	ingress_free(sbd.ingress);
 	http_free(sbd.http);
+	acksecret_clear();
 	status_shutdown();
 	spool_close(sbd.spool);
 	metrics_shutdown();

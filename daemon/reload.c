@@ -9,6 +9,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "accept.h"
+#include "acksecret.h"
 #include "config.h"
 #include "deadline.h"
 #include "dispatch.h"
@@ -21,11 +22,6 @@ struct config		*reload_current;
 static const char	*reload_path;
 static const char	*reload_blocked;	/* why reloads are refused */
 static struct reload_status reload_state;
-static struct {
-	void		(*fn)(const struct config *, void *);
-	void		*arg;
-} reload_watchers[RELOAD_WATCHERS];
-static size_t		 reload_nwatchers;
 
 static void	reload_fail(const char *, char *, size_t);
 static int	reload_same_list(char *const *, size_t, char *const *, size_t);
@@ -35,16 +31,6 @@ reload_init(struct config *conf, const char *path)
 {
 	reload_current = conf;
 	reload_path = path;
-}
-
-int
-reload_watch(void (*fn)(const struct config *, void *), void *arg)
-{
-	if (reload_nwatchers == RELOAD_WATCHERS)
-		return (-1);
-	reload_watchers[reload_nwatchers].fn = fn;
-	reload_watchers[reload_nwatchers++].arg = arg;
-	return (0);
 }
 
 const struct reload_status *
@@ -143,8 +129,7 @@ reload_run(char *msg, size_t len)
 	reload_current = conf;
 	if ((level = log_level_parse(conf->log_level)) != -1)
 		log_set_level(level);
-	for (i = 0; i < reload_nwatchers; i++)
-		reload_watchers[i].fn(conf, reload_watchers[i].arg);
+	acksecret_reload(conf);
 	reload_state.ok = 1;
 	reload_state.count++;
 	reload_state.errors[0] = '\0';

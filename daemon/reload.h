@@ -25,13 +25,6 @@ struct reload_status {
 extern struct config	*reload_current;
 
 void	reload_init(struct config *, const char *path);
-/*
- * Call fn(new config, arg) after each successful reload, for a part that
- * main owns and that holds what it read from the config (the HTTP side).
- * At most RELOAD_WATCHERS; -1 beyond.
- */
-#define RELOAD_WATCHERS	4
-int	reload_watch(void (*fn)(const struct config *, void *), void *arg);
 /* Returns 0 (swapped) or -1 (msg holds every error, one a line). */
 int	reload_run(char *msg, size_t len);
 const struct reload_status *reload_last(void);

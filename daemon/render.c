@@ -16,13 +16,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acksecret.h"
 #include "acktoken.h"
 #include "adapter.h"
 #include "config.h"
 #include "log.h"
 #include "notice.h"
 #include "render.h"
-#include "secrets.h"
 
 #define RENDER_SECRET_MAX	65536
 
@@ -166,46 +166,16 @@ render_secret_read(const char *path, char **out, size_t *lenp, char *err,
 	return (0);
 }
 
-int
-render_ack_load(struct render_ack *ack, struct channel *ch, char *err,
-    size_t errlen)
-{
-	const struct channel_conf *cc = ch->conf;
-	const struct config *cf = cc->config;
-	char *secret, why[512];
-	size_t len;
-
-	memset(ack, 0, sizeof(ack[0]));
-	if (cf == NULL || cf->http_public_url == NULL ||
-	    cf->http_ack_secret_file == NULL)
-		return (0);
-	if (secrets_read(ch, cf->http_ack_secret_file, &secret, &len, why,
-	    sizeof(why)) == -1) {
-		snprintf(err, errlen, "channel %s: http.ack_secret_file: %s",
-		    cc->name, why);
-		return (-1);
-	}
-	ack->secret = (unsigned char *)secret;
-	ack->secretlen = len;
-	if ((ack->public_url = strdup(cf->http_public_url)) == NULL) {
-		render_ack_free(ack);
-		snprintf(err, errlen, "channel %s: out of memory", cc->name);
-		return (-1);
-	}
-	len = strlen(ack->public_url);
-	while (len > 0 && ack->public_url[len - 1] == '/')
-		ack->public_url[--len] = '\0';
-	return (0);
-}
-
 void
-render_ack_free(struct render_ack *ack)
+render_ack_view(struct render_ack *ack, const struct channel *ch)
 {
-	if (ack->secret != NULL)
-		explicit_bzero(ack->secret, ack->secretlen);
-	free(ack->secret);
-	free(ack->public_url);
+	const struct config *cf = ch->conf->config;
+
 	memset(ack, 0, sizeof(*ack));
+	if (cf == NULL || cf->http_public_url == NULL ||
+	    (ack->secret = acksecret_current(&ack->secretlen)) == NULL)
+		return;
+	ack->public_url = cf->http_public_url;
 }
 
 int
@@ -320,14 +290,18 @@ static char *
 render_ack_url(const struct delivery *d, const struct render_ack *ack)
 {
 	char token[ACKTOKEN_LEN + 1], *url;
+	size_t len;
 
-	if (ack == NULL || ack->public_url == NULL ||
+	if (ack == NULL || ack->public_url == NULL || ack->secret == NULL ||
 	    d->notice->class != CLASS_INTERACTIVE)
 		return (strdup(""));
 	if (acktoken_make(ack->secret, ack->secretlen, d->notice->id,
 	    token) == -1)
 		return (strdup(""));
-	if (asprintf(&url, "%s/v1/ack/%s?t=%s", ack->public_url,
+	len = strlen(ack->public_url);
+	while (len > 0 && ack->public_url[len - 1] == '/')
+		len--;		/* "https://sb.example.org/" is fine too */
+	if (asprintf(&url, "%.*s/v1/ack/%s?t=%s", (int)len, ack->public_url,
 	    d->notice->id, token) == -1)
 		return (NULL);
 	return (url);

@@ -34,20 +34,18 @@ void	render_templates_free(struct render_templates *);
 
 /* What acknowledging by link needs: http.public_url and the secret. */
 struct render_ack {
-	char		*public_url;	/* without a trailing '/' */
-	unsigned char	*secret;
-	size_t		 secretlen;
+	const char		*public_url;	/* NULL: no links */
+	const unsigned char	*secret;
+	size_t			 secretlen;
 };
 
 /*
- * From the channel's config (http.public_url, http.ack_secret_file): read
- * the secret file through secrets_read(), so that a reload restarts the
- * channel when it is rotated. Neither set: no links, 0. -1 with err on a
- * bad file.
+ * A view of what the ack links of ch's next delivery are made of: the
+ * running config's http.public_url and the daemon's current ack secret
+ * (acksecret.c), both borrowed, so a reload that changes either reaches
+ * the next link. No links (public_url NULL) unless both are there.
  */
-int	render_ack_load(struct render_ack *, struct channel *,
-	    char *err, size_t errlen);
-void	render_ack_free(struct render_ack *);
+void	render_ack_view(struct render_ack *, const struct channel *);
 
 /* The placeholder values of one delivery; strings are owned. */
 struct render_values {
