@@ -65,6 +65,9 @@ acksecret_reload(const struct config *cf)
 	prev_changed = !acksecret_key_same(&set.previous, &acksecret.previous);
 	if (rotated && set.current.bytes == NULL)
 		log_info("ack links off: http.ack_secret_file is not set");
+	else if (rotated && acksecret.current.bytes == NULL)
+		log_info("ack links on: links are made with %s",
+		    cf->http_ack_secret_file);
 	else if (rotated)
 		log_info("ack secret rotated: new links are made with %s; %s",
 		    cf->http_ack_secret_file, set.previous.bytes != NULL ?
