@@ -677,7 +677,7 @@ smtp_message(struct smtp *sm, struct delivery *d,
 	struct mime_message m;
 	char msgid[128], level[16], *subject, *body, *out = NULL;
 
-	render_ack_view(&ack, sm->ch);
+	render_ack_view(&ack);
 	if (render_values_fill(&rv, d, &ack) == -1)
 		return (NULL);
 	subject = render_text(sm->args->tpl.subject, &rv,

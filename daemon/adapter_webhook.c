@@ -853,7 +853,7 @@ webhook_payload(struct webhook *wh, struct delivery *d, size_t *lenp)
 	t.wh = wh;
 	t.d = d;
 	w.failed = 0;
-	render_ack_view(&ack, wh->ch);
+	render_ack_view(&ack);
 	if (render_values_fill(&t.rv, d, &ack) == -1)
 		return (NULL);
 	if ((w.g = yajl_gen_alloc(NULL)) == NULL) {

@@ -362,11 +362,11 @@ http_ack(struct http *h, struct evhttp_request *req, const char *rest)
 	struct evbuffer *buf;
 	enum sb_error code;
 	char *id, *reply;
-	size_t secretlen, len;
+	size_t len;
 
 	(void)h;
 	TAILQ_INIT(&params);
-	if (acksecret_current(&secretlen) == NULL) {
+	if (!acksecret_enabled()) {
 		http_json_error(req, 404, SB_ERR_UNKNOWN_REF, "ack links are "
 		    "not enabled here (http.ack_secret_file is not set)");
 		return;

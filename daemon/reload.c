@@ -104,6 +104,14 @@ reload_run(char *msg, size_t len)
 		sd_notify(0, "READY=1");
 		return (-1);
 	}
+	/* The ack secrets first: one that cannot be read fails the reload. */
+	if (acksecret_stage(conf, err, sizeof(err)) == -1) {
+		snprintf(buf, sizeof(buf), "%s: %s", reload_path, err);
+		config_free(conf);
+		reload_fail(buf, msg, len);
+		sd_notify(0, "READY=1");
+		return (-1);
+	}
 	if (tod_set_zone(conf->timezone) == -1 ||
 	    dispatch_reconfigure(conf, old, err, sizeof(err)) == -1) {
 		if (tod_set_zone(old->timezone) == 0)
@@ -111,6 +119,7 @@ reload_run(char *msg, size_t len)
 		else
 			snprintf(buf, sizeof(buf), "%s: timezone %s",
 			    reload_path, conf->timezone);
+		acksecret_unstage();
 		config_free(conf);
 		reload_fail(buf, msg, len);
 		sd_notify(0, "READY=1");
@@ -129,7 +138,7 @@ reload_run(char *msg, size_t len)
 	reload_current = conf;
 	if ((level = log_level_parse(conf->log_level)) != -1)
 		log_set_level(level);
-	acksecret_reload(conf);
+	acksecret_commit();
 	reload_state.ok = 1;
 	reload_state.count++;
 	reload_state.errors[0] = '\0';

@@ -167,15 +167,9 @@ render_secret_read(const char *path, char **out, size_t *lenp, char *err,
 }
 
 void
-render_ack_view(struct render_ack *ack, const struct channel *ch)
+render_ack_view(struct render_ack *ack)
 {
-	const struct config *cf = ch->conf->config;
-
-	memset(ack, 0, sizeof(*ack));
-	if (cf == NULL || cf->http_public_url == NULL ||
-	    (ack->secret = acksecret_current(&ack->secretlen)) == NULL)
-		return;
-	ack->public_url = cf->http_public_url;
+	ack->public_url = acksecret_link(&ack->secret, &ack->secretlen);
 }
 
 int
@@ -290,7 +284,6 @@ static char *
 render_ack_url(const struct delivery *d, const struct render_ack *ack)
 {
 	char token[ACKTOKEN_LEN + 1], *url;
-	size_t len;
 
 	if (ack == NULL || ack->public_url == NULL || ack->secret == NULL ||
 	    d->notice->class != CLASS_INTERACTIVE)
@@ -298,10 +291,7 @@ render_ack_url(const struct delivery *d, const struct render_ack *ack)
 	if (acktoken_make(ack->secret, ack->secretlen, d->notice->id,
 	    token) == -1)
 		return (strdup(""));
-	len = strlen(ack->public_url);
-	while (len > 0 && ack->public_url[len - 1] == '/')
-		len--;		/* "https://sb.example.org/" is fine too */
-	if (asprintf(&url, "%.*s/v1/ack/%s?t=%s", (int)len, ack->public_url,
+	if (asprintf(&url, "%s/v1/ack/%s?t=%s", ack->public_url,
 	    d->notice->id, token) == -1)
 		return (NULL);
 	return (url);

@@ -12,7 +12,6 @@
 
 #include "template.h"
 
-struct channel;
 struct channel_conf;
 struct config_errors;
 struct delivery;
@@ -34,18 +33,17 @@ void	render_templates_free(struct render_templates *);
 
 /* What acknowledging by link needs: http.public_url and the secret. */
 struct render_ack {
-	const char		*public_url;	/* NULL: no links */
+	const char		*public_url;	/* no final '/'; NULL: no links */
 	const unsigned char	*secret;
 	size_t			 secretlen;
 };
 
 /*
- * A view of what the ack links of ch's next delivery are made of: the
- * running config's http.public_url and the daemon's current ack secret
- * (acksecret.c), both borrowed, so a reload that changes either reaches
- * the next link. No links (public_url NULL) unless both are there.
+ * A view of what the next ack link is made of (acksecret.c's running
+ * public_url and secret, borrowed for one render), so that a reload that
+ * changes either reaches the next link.
  */
-void	render_ack_view(struct render_ack *, const struct channel *);
+void	render_ack_view(struct render_ack *);
 
 /* The placeholder values of one delivery; strings are owned. */
 struct render_values {

@@ -220,7 +220,8 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     ack_secret_previous_file. New links carry the new token at once (the
     channel is not restarted), links of both work, across a restart too;
     dropping the previous one revokes its links at once; a file that
-    cannot be read keeps what runs; a new public_url reaches new links."""
+    cannot be read fails the reload, saying so, and changes nothing; a
+    new public_url reaches new links."""
     port = free_tcp_port()
 
     def config(previous=None, url="http://127.0.0.1:%d" % port):
@@ -263,7 +264,7 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     def token(secret, nid):
         return hmac.new(secret, nid.encode(), hashlib.sha256).hexdigest()
 
-    first = [link_of("a-%d" % i) for i in range(4)]
+    first = [link_of("a-%d" % i) for i in range(5)]
     assert first[0].endswith("?t=" + token(b"first-secret", "a-0"))
     # Rotate: the old secret kept as the previous one.
     os.rename(d.path("ack.secret"), d.path("ack.secret.old"))
@@ -274,7 +275,7 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     assert "ack secret rotated: new links are made with ack.secret; links " \
         "made with http.ack_secret_previous_file still work" in log, log
     assert "channel replaced" not in log and "starts anew" not in log, log
-    second = [link_of("b-%d" % i) for i in range(4)]
+    second = [link_of("b-%d" % i) for i in range(5)]
     assert second[0].endswith("?t=" + token(b"second-secret", "b-0"))
     assert follow(first[0]) == 200
     assert follow(second[0]) == 200
@@ -286,22 +287,26 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     d.stop()
     d.start()
     assert follow(first[2]) == 200 and follow(second[2]) == 200
-    # A file that cannot be read at a reload keeps what runs, and says so.
+    # A file that cannot be read fails the reload, naming it; the one
+    # that would have dropped the previous secret too: nothing changes.
     os.rename(d.path("ack.secret"), d.path("ack.secret.bak"))
     os.mkdir(d.path("ack.secret"))
-    reload()
-    wait_until(lambda: "ack links keep the secrets they had" in d.log(),
-               what="the warning", daemon=d)
-    assert link_of("c-0").endswith("?t=" + token(b"second-secret", "c-0"))
+    config(url="https://sb.example.org/")
+    r = sbctl("reload", "-s", sock)
+    assert r.returncode == REFUSED, r
+    assert "http.ack_secret_file: secret file ack.secret: not a regular " \
+        "file" in r.stderr, r.stderr
+    assert link_of("c-0") == "http://127.0.0.1:%d/v1/ack/c-0?t=%s" % (
+        port, token(b"second-secret", "c-0"))
+    assert follow(first[3]) == 200 and follow(second[3]) == 200
     os.rmdir(d.path("ack.secret"))
     os.rename(d.path("ack.secret.bak"), d.path("ack.secret"))
     # The previous one dropped: its links stop at once, the current's
     # still work, and a new public_url reaches the next link.
-    config(url="https://sb.example.org/")
     reload()
     assert "ack secret previous=none" in d.log()
-    assert follow(first[3]) == 403
-    assert follow(second[3]) == 200
+    assert follow(first[4]) == 403
+    assert follow(second[4]) == 200
     assert link_of("d-0") == "https://sb.example.org/v1/ack/d-0?t=" + \
         token(b"second-secret", "d-0")
     assert "channel replaced" not in d.log()

@@ -1,9 +1,9 @@
 /*
  * test_acksecret.c: the daemon's ack secrets through a rotation: links of
  * the current secret verify, those of the previous one while it is named,
- * no longer once it is not; a file that cannot be read at a reload keeps
- * the running secrets; one that cannot be read at the start is an error
- * naming the option and the file.
+ * no longer once it is not; a file that cannot be read fails the reload
+ * (or the start) with an error naming the option and the file, and
+ * changes nothing.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -65,9 +65,30 @@ with(struct config *cf, const char *current, const char *previous)
 	    NULL;
 }
 
+/* A reload's read and take. */
+static void
+reload(struct config *cf)
+{
+	char err[640];
+
+	if (acksecret_stage(cf, err, sizeof(err)) == -1)
+		fail_msg("stage: %s", err);
+	acksecret_commit();
+}
+
+static const char *
+current(size_t *len)
+{
+	const unsigned char *secret;
+
+	(void)acksecret_link(&secret, len);
+	return ((const char *)secret);
+}
+
 static void
 test_rotation(void **state)
 {
+	const unsigned char *secret;
 	struct config cf;
 	char err[640];
 	size_t len;
@@ -79,13 +100,18 @@ test_rotation(void **state)
 
 	with(&cf, NULL, NULL);
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), 0);
-	assert_null(acksecret_current(&len));
+	assert_false(acksecret_enabled());
+	assert_null(current(&len));
 	assert_false(accepts("first-secret", "n-1"));
 
 	with(&cf, "one", NULL);
+	cf.http_public_url = (char *)"https://sb.example.org//";
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), 0);
-	assert_memory_equal(acksecret_current(&len), "first-secret", 12);
+	assert_true(acksecret_enabled());
+	assert_memory_equal(current(&len), "first-secret", 12);
 	assert_int_equal(len, 12);	/* the last newline is not the key */
+	assert_string_equal(acksecret_link(&secret, &len),
+	    "https://sb.example.org");
 	assert_true(accepts("first-secret", "n-1"));
 	assert_false(accepts("second-secret", "n-1"));
 	assert_false(acksecret_verify("n-1", NULL));
@@ -93,36 +119,46 @@ test_rotation(void **state)
 
 	/* Rotated with the old one kept: both verify, new links are new. */
 	with(&cf, "two", "one");
-	acksecret_reload(&cf);
-	assert_memory_equal(acksecret_current(&len), "second-secret", 13);
+	reload(&cf);
+	assert_memory_equal(current(&len), "second-secret", 13);
 	assert_true(accepts("first-secret", "n-1"));
 	assert_true(accepts("second-secret", "n-1"));
+	/* No public_url: links are checked but none is made. */
+	assert_null(acksecret_link(&secret, &len));
 
-	/* A file that cannot be read now keeps what runs. */
-	with(&cf, "missing", "one");
-	acksecret_reload(&cf);
-	assert_memory_equal(acksecret_current(&len), "second-secret", 13);
+	/* A file that cannot be read fails the reload, nothing changes. */
+	with(&cf, "missing", NULL);
+	assert_int_equal(acksecret_stage(&cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "http.ack_secret_file: "));
+	assert_non_null(strstr(err, "missing"));
+	with(&cf, "three", "missing");
+	assert_int_equal(acksecret_stage(&cf, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "http.ack_secret_previous_file: "));
+	assert_memory_equal(current(&len), "second-secret", 13);
 	assert_true(accepts("first-secret", "n-1"));
-	with(&cf, "two", "missing");
-	acksecret_reload(&cf);
+	/* Staged, then dropped (the rest of the reload failed). */
+	with(&cf, "three", NULL);
+	assert_int_equal(acksecret_stage(&cf, err, sizeof(err)), 0);
+	acksecret_unstage();
+	assert_memory_equal(current(&len), "second-secret", 13);
 	assert_true(accepts("first-secret", "n-1"));
 
 	/* The previous one dropped: its links stop at once. */
 	with(&cf, "two", NULL);
-	acksecret_reload(&cf);
+	reload(&cf);
 	assert_false(accepts("first-secret", "n-1"));
 	assert_true(accepts("second-secret", "n-1"));
 
 	/* A leak: replaced without a previous one. */
 	with(&cf, "three", NULL);
-	acksecret_reload(&cf);
+	reload(&cf);
 	assert_false(accepts("second-secret", "n-1"));
 	assert_true(accepts("third-secret", "n-1"));
 
 	/* Links off. */
 	with(&cf, NULL, NULL);
-	acksecret_reload(&cf);
-	assert_null(acksecret_current(&len));
+	reload(&cf);
+	assert_false(acksecret_enabled());
 	assert_false(accepts("third-secret", "n-1"));
 	acksecret_clear();
 }
@@ -137,16 +173,21 @@ test_start_errors(void **state)
 	(void)state;
 	put("good", "good-secret");
 	put("empty", "\n");
+	with(&cf, "good", NULL);
+	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), 0);
 	with(&cf, "good", "absent");
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "http.ack_secret_previous_file: "));
 	assert_non_null(strstr(err, "absent"));
-	assert_null(acksecret_current(&len));	/* nothing half-taken */
 	with(&cf, "empty", NULL);
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "http.ack_secret_file: "));
 	assert_non_null(strstr(err, "empty"));
+	/* A failed load takes nothing, half or whole. */
+	assert_memory_equal(current(&len), "good-secret", 11);
+	assert_false(accepts("empty", "n-1"));
 	acksecret_clear();
+	assert_null(current(&len));
 }
 
 static int
