@@ -222,8 +222,6 @@ limits_check(struct limits *l, const struct notice *n, int64_t now_ms,
 	if (l == NULL)
 		return (LIMIT_PASS);	/* no limits configured */
 	l->verdict_by = NULL;
-	for (i = 0; i < l->n; i++)
-		l->counts[i] = 0;
 	for (i = 0; i < l->n; i++) {
 		step = limit_judge(&l->conf[i], &l->rings[i], n, now_ms);
 		l->counts[i] = (step == LIMIT_STEP_COUNT);

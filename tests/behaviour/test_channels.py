@@ -214,12 +214,15 @@ def test_exec_permanent_goes_to_fallback(sb, layout):
 
 # --- zmq_pub ---------------------------------------------------------------
 
-def subscribed(d, c, endpoint, prefix="probe"):
+def subscribed(d, c, endpoint, prefix="probe", reconnect=True):
     """A SUB on endpoint that the daemon's "fan" channel reaches: PUB drops
     what it sends before the subscription arrives, so probes are published
-    until one comes through; what they left is drained."""
+    until one comes through; what they left is drained. reconnect=False:
+    a SUB whose connection, once lost, stays lost."""
     sub = CTX.socket(zmq.SUB)
     sub.setsockopt(zmq.LINGER, 0)
+    if not reconnect:
+        sub.setsockopt(zmq.RECONNECT_IVL, -1)
     sub.setsockopt(zmq.SUBSCRIBE, b"fan")
     sub.connect(endpoint)
     for i in range(300):
@@ -285,11 +288,12 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
                 % (clist(endpoints), hwm))
     d = sb.start(fan([tcp], 1000), routes)
     c = d.client()
-    sub = subscribed(d, c, tcp)
+    # It never reconnects: a socket closed and bound anew would lose it.
+    sub = subscribed(d, c, tcp, reconnect=False)
     try:
         sighup(d, fan([tcp, ipc], 2000), routes)
-        # The same socket: the subscriber gets the next notice at once,
-        # with no probe to reconnect first.
+        # The same socket: the subscriber gets the next notice, with no
+        # probe to reconnect first.
         check_ok(c.request(notice(id="after-reload", priority="high")))
         got = []
         while "after-reload" not in got:
@@ -297,10 +301,11 @@ def test_zmq_pub_reload_keeps_its_socket(sb):
                 "the subscriber was dropped (got %r)" % got
             got.append(json.loads(sub.recv_multipart()[1]).get("id"))
         assert "bound=%s" % ipc in d.log()
-        # Only the ipc endpoint now: tcp is unbound.
+        # Only the ipc endpoint now: tcp is unbound, ipc still serves.
         sighup(d, fan([ipc], 2000), routes)
         wait_until(lambda: not port_open(port), what="tcp unbound",
                    daemon=d)
+        subscribed(d, c, "ipc://" + d.path("fan2.ipc"), prefix="ipc").close(0)
     finally:
         sub.close(0)
 

@@ -6,14 +6,13 @@ interactive notice; 4xx retryable, 5xx permanent to the fallback; STARTTLS
 with AUTH and certificate verification."""
 
 import email.utils
-import hashlib
-import hmac
 import os
 import re
 
 import pytest
 
 from fakes import MailSink, make_cert
+from sbstatus import ack_token
 from sbtest import check_ok, cstr, ids_in, make_dir, notice, outcomes, \
     wait_until
 
@@ -100,7 +99,7 @@ def test_mail_headers_and_body(sb, sink):
     assert msg.get_content_charset() == "utf-8"
     text = body_of(m)
     assert text.startswith(body)
-    token = hmac.new(SECRET, b"m-1", hashlib.sha256).hexdigest()
+    token = ack_token("m-1", SECRET)
     assert "Acknowledge: https://sb.example.org/v1/ack/m-1?t=%s" % token \
         in text
     assert b"\n" not in m["raw"].replace(b"\r\n", b""), "a bare LF"

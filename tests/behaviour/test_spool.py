@@ -715,6 +715,10 @@ def test_failed_commit_gives_cap_slots_back(sb):
     prlimit_fsize(d.proc.pid, os.path.getsize(d.path("spool.db-wal")))
     check_error(c.request(notice(id="p-1", source="press-office")),
                 "unavailable", words=("spool",))
+    # The commit failed (not the insert before it): that is what gives
+    # the slot back.
+    wait_until(lambda: "spool write failed, refusing notices" in d.log(),
+               daemon=d, what="the failed commit in the log")
     prlimit_fsize(d.proc.pid, "unlimited")
     check_ok(c.request(notice(id="p-2", source="press-office")))
     check_error(c.request(notice(id="p-3", source="press-office")),

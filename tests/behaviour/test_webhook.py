@@ -5,15 +5,13 @@ connection), a 400 that is permanent and goes to the fallback, 1,000
 deliveries through one channel with at most concurrency connections open,
 and secret files rotated under a running daemon and taken by a reload."""
 
-import hashlib
-import hmac
 import os
 import time
 
 import pytest
 
 from fakes import HookServer
-from sbstatus import OK, REFUSED, http_request, sbctl
+from sbstatus import OK, REFUSED, ack_token, http_request, sbctl
 from sbtest import check_ok, cstr, free_tcp_port, ids_in, notice, \
     outcomes, send_all, wait_until
 
@@ -26,10 +24,6 @@ def hook():
     h = HookServer()
     yield h
     h.close()
-
-
-def ack_token(nid):
-    return hmac.new(SECRET, nid.encode(), hashlib.sha256).hexdigest()
 
 
 def write(d, name, text, mode=0o600):
@@ -87,7 +81,7 @@ def test_formats(sb, hook):
                               respond_within="15m")))
     wait_until(lambda: len(hook.posts()) >= 4, what="4 posts", daemon=d)
     by = {r.path: r for r in hook.posts()}
-    link = "https://sb.example.org/v1/ack/f-1?t=" + ack_token("f-1")
+    link = "https://sb.example.org/v1/ack/f-1?t=" + ack_token("f-1", SECRET)
 
     j = by["/json"]
     assert j.headers["Content-Type"].startswith("application/json")
@@ -197,6 +191,9 @@ def test_reload_takes_rotated_secrets(sb, hook):
     assert r.returncode == REFUSED, r
     assert "url_file hook.url does not hold an http:// or https:// URL" \
         in r.stderr, r.stderr
+    p = post_of("s-2b")
+    assert p.path == "/new-s3cr3t"
+    assert p.headers["Authorization"] == "Bearer new-" + TOKEN
     write(d, "hook.url", hook.url("/new-s3cr3t") + "\n")
     # Unreadable now (a directory in its place): the channel keeps what
     # it has, and says so.
@@ -261,11 +258,12 @@ def test_reload_rotates_the_ack_secret(sb, hook):
         return http_request(port, "GET", link[len("http://127.0.0.1:%d"
                                                   % port):])[0]
 
-    def token(secret, nid):
-        return hmac.new(secret, nid.encode(), hashlib.sha256).hexdigest()
+    def no_secret_in_log():
+        for word in ("first-secret", "second-secret"):
+            assert word not in d.log(), "a secret reached the log"
 
     first = [link_of("a-%d" % i) for i in range(5)]
-    assert first[0].endswith("?t=" + token(b"first-secret", "a-0"))
+    assert first[0].endswith("?t=" + ack_token("a-0", b"first-secret"))
     # Rotate: the old secret kept as the previous one.
     os.rename(d.path("ack.secret"), d.path("ack.secret.old"))
     write(d, "ack.secret", "second-secret\n")
@@ -276,7 +274,7 @@ def test_reload_rotates_the_ack_secret(sb, hook):
         "made with http.ack_secret_previous_file still work" in log, log
     assert "channel replaced" not in log and "starts anew" not in log, log
     second = [link_of("b-%d" % i) for i in range(5)]
-    assert second[0].endswith("?t=" + token(b"second-secret", "b-0"))
+    assert second[0].endswith("?t=" + ack_token("b-0", b"second-secret"))
     assert follow(first[0]) == 200
     assert follow(second[0]) == 200
     # A reload that changes nothing keeps both.
@@ -285,6 +283,8 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     assert follow(first[1]) == 200 and follow(second[1]) == 200
     # Nothing is remembered but the files: so a restart keeps both too.
     d.stop()
+    no_secret_in_log()
+    d.stopped = False
     d.start()
     assert follow(first[2]) == 200 and follow(second[2]) == 200
     # A file that cannot be read fails the reload, naming it; the one
@@ -297,7 +297,7 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     assert "http.ack_secret_file: secret file ack.secret: not a regular " \
         "file" in r.stderr, r.stderr
     assert link_of("c-0") == "http://127.0.0.1:%d/v1/ack/c-0?t=%s" % (
-        port, token(b"second-secret", "c-0"))
+        port, ack_token("c-0", b"second-secret"))
     assert follow(first[3]) == 200 and follow(second[3]) == 200
     os.rmdir(d.path("ack.secret"))
     os.rename(d.path("ack.secret.bak"), d.path("ack.secret"))
@@ -308,11 +308,11 @@ def test_reload_rotates_the_ack_secret(sb, hook):
     assert follow(first[4]) == 403
     assert follow(second[4]) == 200
     assert link_of("d-0") == "https://sb.example.org/v1/ack/d-0?t=" + \
-        token(b"second-secret", "d-0")
+        ack_token("d-0", b"second-secret")
     assert "channel replaced" not in d.log()
     d.stop()
-    for word in ("first-secret", "second-secret"):
-        assert word not in d.log(), "a secret reached the log"
+    assert d.proc.returncode == 0, d.log_tail()
+    no_secret_in_log()
 
 
 # --- outcomes -------------------------------------------------------------

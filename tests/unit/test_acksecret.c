@@ -172,10 +172,12 @@ test_start_errors(void **state)
 
 	(void)state;
 	put("good", "good-secret");
+	put("other", "other-secret");
 	put("empty", "\n");
 	with(&cf, "good", NULL);
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), 0);
-	with(&cf, "good", "absent");
+	/* Its current file read, its previous one not: nothing taken. */
+	with(&cf, "other", "absent");
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "http.ack_secret_previous_file: "));
 	assert_non_null(strstr(err, "absent"));
@@ -183,9 +185,10 @@ test_start_errors(void **state)
 	assert_int_equal(acksecret_load(&cf, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "http.ack_secret_file: "));
 	assert_non_null(strstr(err, "empty"));
-	/* A failed load takes nothing, half or whole. */
 	assert_memory_equal(current(&len), "good-secret", 11);
-	assert_false(accepts("empty", "n-1"));
+	assert_int_equal(len, 11);
+	assert_true(accepts("good-secret", "n-1"));
+	assert_false(accepts("other-secret", "n-1"));
 	acksecret_clear();
 	assert_null(current(&len));
 }
@@ -200,7 +203,8 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	const char *names[] = { "one", "two", "three", "good", "empty" };
+	const char *names[] = { "one", "two", "three", "good", "other",
+	    "empty" };
 	size_t i;
 
 	(void)state;

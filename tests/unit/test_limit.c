@@ -563,6 +563,36 @@ test_failed_pass_gives_slots_back(void **state)
 	limits_free(l);
 }
 
+/*
+ * A pass that overwrote two slots of a full ring is undone last first:
+ * each slot gets back its own time, so the oldest is the true oldest.
+ */
+static void
+test_undo_is_last_first(void **state)
+{
+	struct limits *l;
+	struct notice *n;
+
+	(void)state;
+	add("three", "app", NULL, 3, 90 * SEC, LIMIT_REJECT);
+	n = make("app", "dept:ops", PRIORITY_NORMAL);
+	assert_non_null(l = limits_new(confs, nconfs));
+	assert_int_equal(check(l, n, T0), LIMIT_PASS);
+	assert_int_equal(check(l, n, T0 + 10 * SEC), LIMIT_PASS);
+	assert_int_equal(check(l, n, T0 + 20 * SEC), LIMIT_PASS);
+	limits_pass_keep(l);
+	/* T0 and T0 + 10s have left the window: two slots overwritten. */
+	assert_int_equal(check(l, n, T0 + 101 * SEC), LIMIT_PASS);
+	assert_int_equal(check(l, n, T0 + 102 * SEC), LIMIT_PASS);
+	limits_pass_undo(l);
+	/* Back to {T0, T0 + 10s, T0 + 20s}: only T0 has left at T0 + 95s. */
+	assert_int_equal(check(l, n, T0 + 95 * SEC), LIMIT_PASS);
+	limits_pass_keep(l);
+	assert_int_equal(check(l, n, T0 + 95 * SEC), LIMIT_REJECTED);
+	opens_in("5s");
+	limits_free(l);
+}
+
 int
 main(void)
 {
@@ -581,6 +611,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_teardown(test_failed_pass_gives_slots_back,
 		    teardown),
+		cmocka_unit_test_teardown(test_undo_is_last_first, teardown),
 	};
 
 	return (cmocka_run_group_tests(tests, NULL, NULL));

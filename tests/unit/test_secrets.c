@@ -78,9 +78,13 @@ test_changes_are_seen(void **state)
 	assert_string_equal(changed, path_of("b"));
 	put("b", "user:pw\n");
 	assert_null(secrets_changed(&ch));
-	/* Unreadable now: kept, not a change. */
+	/* Unreadable now: kept, not a change; the files after it are read. */
 	assert_int_equal(unlink(path_of("a")), 0);
 	assert_null(secrets_changed(&ch));
+	put("b", "user:pX\n");
+	assert_non_null(changed = secrets_changed(&ch));
+	assert_string_equal(changed, path_of("b"));
+	put("b", "user:pw\n");
 	put("a", "token-2\n");
 	assert_non_null(changed = secrets_changed(&ch));
 	assert_string_equal(changed, path_of("a"));
